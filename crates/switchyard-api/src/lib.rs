@@ -1,0 +1,1 @@
+//! Control API wire types (skeleton).
