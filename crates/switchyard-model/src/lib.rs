@@ -4,10 +4,13 @@
 //! (`switchyard-manifest`) deserializes into these types and consults [`field_policy`] for
 //! fields that are known but unsupported or ignored on one machine.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod core;
 pub mod diag;
 pub mod events;
 pub mod kind;
+pub mod logic;
 pub mod meta;
 pub mod policy;
 pub mod value;

@@ -1,0 +1,276 @@
+//! The store's operations on one SQLite connection: reads for the reader pool, and the
+//! mutations the writer runs inside its transaction.
+//!
+//! Mutations assume an open transaction (the writer's savepoint) and do not commit. The
+//! decisions (preconditions, Unchanged, metadata) are [`switchyard_store::rules`]; this module
+//! only moves rows.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use switchyard_model::Kind;
+use switchyard_store::rules::{self, EncodedBody, PutPlan};
+use switchyard_store::{
+    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StoreError, StoredObject,
+};
+
+use crate::errors::map;
+use crate::sql;
+
+/// The columns of an object row, before decoding.
+struct RawRow {
+    kind: String,
+    namespace: String,
+    name: String,
+    uid: String,
+    resource_version: i64,
+    created_at: String,
+    body: Vec<u8>,
+    sealed: bool,
+}
+
+fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        kind: row.get(0)?,
+        namespace: row.get(1)?,
+        name: row.get(2)?,
+        uid: row.get(3)?,
+        resource_version: row.get(4)?,
+        // column 5, generation, is also in the body.
+        created_at: row.get(6)?,
+        body: row.get(7)?,
+        sealed: row.get(8)?,
+    })
+}
+
+fn decode(raw: RawRow, sealer: &SecretSealer) -> Result<StoredObject, StoreError> {
+    let kind = rules::kind_from_stored(&raw.kind)?;
+    let key = ObjectKey::new(kind, raw.namespace, raw.name);
+    let resource_version =
+        u64::try_from(raw.resource_version).map_err(|_| StoreError::Corrupt {
+            what: format!(
+                "{key}: the stored resource version {} is negative",
+                raw.resource_version
+            ),
+        })?;
+    let created_at = DateTime::parse_from_rfc3339(&raw.created_at)
+        .map_err(|e| StoreError::Corrupt {
+            what: format!(
+                "{key}: the stored creation time `{}` is not RFC 3339: {e}",
+                raw.created_at
+            ),
+        })?
+        .with_timezone(&Utc);
+    let body = rules::decode_body(sealer, &key, &raw.body, raw.sealed)?;
+    Ok(StoredObject {
+        kind,
+        namespace: key.namespace,
+        name: key.name,
+        uid: raw.uid,
+        resource_version,
+        created_at,
+        body,
+    })
+}
+
+pub(crate) fn get(
+    conn: &Connection,
+    sealer: &SecretSealer,
+    key: &ObjectKey,
+) -> Result<Option<StoredObject>, StoreError> {
+    let doing = || format!("reading {key}");
+    let mut stmt = conn
+        .prepare_cached(sql::SELECT_OBJECT)
+        .map_err(|e| map(e, &doing()))?;
+    let raw = stmt
+        .query_row(params![key.kind.name(), key.namespace, key.name], raw_row)
+        .optional()
+        .map_err(|e| map(e, &doing()))?;
+    raw.map(|r| decode(r, sealer)).transpose()
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    sealer: &SecretSealer,
+    kind: Kind,
+    namespace: Option<&str>,
+) -> Result<Vec<StoredObject>, StoreError> {
+    let doing = || format!("listing {}", kind.qualified());
+    let collect = |rows: rusqlite::MappedRows<'_, _>| -> Result<Vec<RawRow>, StoreError> {
+        rows.collect::<rusqlite::Result<Vec<RawRow>>>()
+            .map_err(|e| map(e, &doing()))
+    };
+    let raws = match namespace {
+        Some(ns) => {
+            let mut stmt = conn
+                .prepare_cached(sql::LIST_OBJECTS_IN_NAMESPACE)
+                .map_err(|e| map(e, &doing()))?;
+            let rows = stmt
+                .query_map(params![kind.name(), ns], raw_row)
+                .map_err(|e| map(e, &doing()))?;
+            collect(rows)?
+        }
+        None => {
+            let mut stmt = conn
+                .prepare_cached(sql::LIST_OBJECTS)
+                .map_err(|e| map(e, &doing()))?;
+            let rows = stmt
+                .query_map(params![kind.name()], raw_row)
+                .map_err(|e| map(e, &doing()))?;
+            collect(rows)?
+        }
+    };
+    raws.into_iter().map(|r| decode(r, sealer)).collect()
+}
+
+pub(crate) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    let doing = || format!("reading setting `{key}`");
+    let mut stmt = conn
+        .prepare_cached(sql::SELECT_META)
+        .map_err(|e| map(e, &doing()))?;
+    stmt.query_row(params![key], |row| row.get(0))
+        .optional()
+        .map_err(|e| map(e, &doing()))
+}
+
+pub(crate) fn put_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached(sql::UPSERT_META)
+        .map_err(|e| map(e, &format!("writing setting `{key}`")))?;
+    stmt.execute(params![key, value])
+        .map_err(|e| map(e, &format!("writing setting `{key}`")))?;
+    Ok(())
+}
+
+fn exists(conn: &Connection, key: &ObjectKey) -> Result<bool, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(sql::OBJECT_EXISTS)
+        .map_err(|e| map(e, &format!("looking up {key}")))?;
+    stmt.exists(params![key.kind.name(), key.namespace, key.name])
+        .map_err(|e| map(e, &format!("looking up {key}")))
+}
+
+fn next_resource_version(conn: &Connection) -> Result<u64, StoreError> {
+    let doing = "taking the next resource version";
+    let mut stmt = conn
+        .prepare_cached(sql::NEXT_RESOURCE_VERSION)
+        .map_err(|e| map(e, doing))?;
+    let value: Option<i64> = stmt
+        .query_row([], |row| row.get(0))
+        .optional()
+        .map_err(|e| map(e, doing))?;
+    match value {
+        Some(v) => u64::try_from(v).map_err(|_| StoreError::Corrupt {
+            what: format!("the resource version counter is negative ({v})"),
+        }),
+        None => Err(StoreError::Corrupt {
+            what: "the resource version counter row is missing from table `counters`".to_owned(),
+        }),
+    }
+}
+
+fn to_i64(n: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Internal {
+        reason: format!("{what} {n} does not fit SQLite's INTEGER"),
+    })
+}
+
+fn insert(conn: &Connection, o: &StoredObject, body: &EncodedBody) -> Result<(), StoreError> {
+    let key = o.key();
+    let doing = || format!("inserting {key}");
+    let mut stmt = conn
+        .prepare_cached(sql::INSERT_OBJECT)
+        .map_err(|e| map(e, &doing()))?;
+    stmt.execute(params![
+        o.kind.name(),
+        o.namespace,
+        o.name,
+        o.uid,
+        to_i64(o.resource_version, "resource version")?,
+        to_i64(o.generation(), "generation")?,
+        rules::format_timestamp(&o.created_at),
+        body.bytes,
+        body.sealed,
+    ])
+    .map_err(|e| map(e, &doing()))?;
+    Ok(())
+}
+
+fn update(conn: &Connection, o: &StoredObject, body: &EncodedBody) -> Result<(), StoreError> {
+    let key = o.key();
+    let doing = || format!("updating {key}");
+    let mut stmt = conn
+        .prepare_cached(sql::UPDATE_OBJECT)
+        .map_err(|e| map(e, &doing()))?;
+    let changed = stmt
+        .execute(params![
+            o.kind.name(),
+            o.namespace,
+            o.name,
+            to_i64(o.resource_version, "resource version")?,
+            to_i64(o.generation(), "generation")?,
+            body.bytes,
+            body.sealed,
+        ])
+        .map_err(|e| map(e, &doing()))?;
+    if changed != 1 {
+        return Err(StoreError::Internal {
+            reason: format!("updating {key} changed {changed} rows, not 1"),
+        });
+    }
+    Ok(())
+}
+
+/// Applies puts in order inside the caller's transaction; stops at the first failure (the
+/// caller rolls the savepoint back).
+pub(crate) fn put_all(
+    conn: &Connection,
+    sealer: &SecretSealer,
+    reqs: Vec<PutRequest>,
+) -> Result<Vec<PutOutcome>, StoreError> {
+    reqs.into_iter().map(|r| put_one(conn, sealer, r)).collect()
+}
+
+fn put_one(
+    conn: &Connection,
+    sealer: &SecretSealer,
+    req: PutRequest,
+) -> Result<PutOutcome, StoreError> {
+    let key = rules::resolve_key(&req, |k| exists(conn, k))?;
+    let current = get(conn, sealer, &key)?;
+    match rules::plan_put(&key, current, req.body, req.precondition)? {
+        PutPlan::Unchanged(o) => Ok(PutOutcome::Unchanged(o)),
+        PutPlan::Create { body } => {
+            let object = rules::created(&key, body, next_resource_version(conn)?);
+            insert(conn, &object, &rules::encode_body(sealer, &object)?)?;
+            Ok(PutOutcome::Created(object))
+        }
+        PutPlan::Update { current, body } => {
+            let object = rules::updated(&current, body, next_resource_version(conn)?);
+            update(conn, &object, &rules::encode_body(sealer, &object)?)?;
+            Ok(PutOutcome::Configured(object))
+        }
+    }
+}
+
+/// Deletes inside the caller's transaction; every delete of an existing object takes a
+/// resource version.
+pub(crate) fn delete(
+    conn: &Connection,
+    sealer: &SecretSealer,
+    key: &ObjectKey,
+    precondition: Precondition,
+) -> Result<Option<StoredObject>, StoreError> {
+    rules::validate_key(key)?;
+    let current = get(conn, sealer, key)?;
+    rules::check_delete_precondition(key, current.as_ref(), precondition)?;
+    let Some(current) = current else {
+        return Ok(None);
+    };
+    let mut stmt = conn
+        .prepare_cached(sql::DELETE_OBJECT)
+        .map_err(|e| map(e, &format!("deleting {key}")))?;
+    stmt.execute(params![key.kind.name(), key.namespace, key.name])
+        .map_err(|e| map(e, &format!("deleting {key}")))?;
+    next_resource_version(conn)?;
+    Ok(Some(current))
+}

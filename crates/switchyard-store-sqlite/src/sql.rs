@@ -1,0 +1,106 @@
+//! Every SQL statement the SQLite store runs, and its numbered migrations.
+//!
+//! Kept in one place so a PostgreSQL backend can mirror it statement by statement. Notes for
+//! that port: `BLOB` is `BYTEA`, `INTEGER` is `BIGINT`, `BEGIN IMMEDIATE` is `BEGIN` plus
+//! `SELECT ... FOR UPDATE` on the counter row, and listing must sort with `COLLATE "C"` to
+//! keep SQLite's byte order.
+
+/// One schema step. Versions are 1, 2, 3, ... with no gaps; a step is never edited once
+/// released: change the schema by adding a step.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "objects, resource version counter, meta",
+    sql: "
+        CREATE TABLE objects (
+            kind             TEXT    NOT NULL,
+            namespace        TEXT    NOT NULL,
+            name             TEXT    NOT NULL,
+            uid              TEXT    NOT NULL UNIQUE,
+            resource_version INTEGER NOT NULL,
+            generation       INTEGER NOT NULL,
+            created_at       TEXT    NOT NULL,
+            body             BLOB    NOT NULL,
+            sealed           INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (kind, namespace, name)
+        );
+        CREATE TABLE counters (
+            name  TEXT    PRIMARY KEY,
+            value INTEGER NOT NULL
+        );
+        INSERT INTO counters (name, value) VALUES ('resource_version', 0);
+        CREATE TABLE meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+    ",
+}];
+
+/// The table that records applied migrations.
+pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "
+    CREATE TABLE IF NOT EXISTS migrations (
+        version    INTEGER PRIMARY KEY,
+        name       TEXT    NOT NULL,
+        applied_at TEXT    NOT NULL
+    )";
+pub(crate) const SELECT_MIGRATIONS: &str = "SELECT version FROM migrations ORDER BY version";
+pub(crate) const INSERT_MIGRATION: &str =
+    "INSERT INTO migrations (version, name, applied_at) VALUES (?1, ?2, ?3)";
+
+pub(crate) const BEGIN: &str = "BEGIN IMMEDIATE";
+pub(crate) const COMMIT: &str = "COMMIT";
+pub(crate) const ROLLBACK: &str = "ROLLBACK";
+pub(crate) const SAVEPOINT: &str = "SAVEPOINT job";
+pub(crate) const RELEASE: &str = "RELEASE job";
+pub(crate) const ROLLBACK_TO: &str = "ROLLBACK TO job";
+
+/// Takes the next global resource version.
+pub(crate) const NEXT_RESOURCE_VERSION: &str =
+    "UPDATE counters SET value = value + 1 WHERE name = 'resource_version' RETURNING value";
+
+/// Column order shared by every object SELECT; see `ops::read_row`.
+macro_rules! object_columns {
+    () => {
+        "kind, namespace, name, uid, resource_version, generation, created_at, body, sealed"
+    };
+}
+
+pub(crate) const SELECT_OBJECT: &str = concat!(
+    "SELECT ",
+    object_columns!(),
+    " FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3"
+);
+
+pub(crate) const LIST_OBJECTS: &str = concat!(
+    "SELECT ",
+    object_columns!(),
+    " FROM objects WHERE kind = ?1 ORDER BY namespace, name"
+);
+
+pub(crate) const LIST_OBJECTS_IN_NAMESPACE: &str = concat!(
+    "SELECT ",
+    object_columns!(),
+    " FROM objects WHERE kind = ?1 AND namespace = ?2 ORDER BY name"
+);
+
+pub(crate) const OBJECT_EXISTS: &str =
+    "SELECT 1 FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3";
+
+pub(crate) const INSERT_OBJECT: &str = "
+    INSERT INTO objects (kind, namespace, name, uid, resource_version, generation, created_at, body, sealed)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+pub(crate) const UPDATE_OBJECT: &str = "
+    UPDATE objects SET resource_version = ?4, generation = ?5, body = ?6, sealed = ?7
+    WHERE kind = ?1 AND namespace = ?2 AND name = ?3";
+
+pub(crate) const DELETE_OBJECT: &str =
+    "DELETE FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3";
+
+pub(crate) const SELECT_META: &str = "SELECT value FROM meta WHERE key = ?1";
+pub(crate) const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";

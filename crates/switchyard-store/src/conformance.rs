@@ -1,0 +1,1157 @@
+//! The conformance suite: every [`Store`] backend must pass every case here.
+//!
+//! Each case is a `pub async fn` taking an empty store. A backend gets one `#[tokio::test]`
+//! per case by invoking [`store_conformance_tests!`](crate::store_conformance_tests) in an
+//! integration test with an async factory expression evaluating to `(store, guard)`, where
+//! `guard` is kept alive for the test (a temporary directory, a database schema):
+//!
+//! ```ignore
+//! switchyard_store::store_conformance_tests!(async {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let sealer = switchyard_store::SecretSealer::load_or_create(dir.path()).unwrap();
+//!     (MyStore::open(&dir.path().join("db"), sealer).unwrap(), dir)
+//! });
+//! ```
+//!
+//! The calling crate needs `tokio` (with the `macros` and `rt-multi-thread` features) among its
+//! dev-dependencies. The cases run on a multi-threaded runtime so the concurrency cases really
+//! race.
+
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+use switchyard_model::Kind;
+
+use crate::{ObjectKey, Precondition, PutOutcome, PutRequest, Store, StoreError, StoredObject};
+
+/// Expands to one `#[tokio::test]` per conformance case, in a module `store_conformance`.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr) => {
+        $crate::store_conformance_tests!(@cases $factory;
+            list_of_an_empty_kind_is_empty,
+            create_get_list_delete,
+            created_then_unchanged_then_configured,
+            unchanged_ignores_server_metadata_and_status,
+            configure_keeps_the_stored_status,
+            generation_starts_at_one_and_bumps_on_configure,
+            server_managed_metadata_is_filled_in,
+            resource_versions_increase_across_kinds,
+            resource_version_precondition_conflicts_and_succeeds,
+            must_exist_and_must_not_exist,
+            generate_name_gives_distinct_names_with_the_prefix,
+            put_many_is_all_or_nothing,
+            put_many_applies_in_order,
+            namespaced_and_cluster_scoped_listing,
+            list_across_namespaces_is_sorted_by_namespace_then_name,
+            delete_with_preconditions,
+            delete_then_recreate_gets_a_new_uid,
+            meta_get_and_put,
+            invalid_requests_are_rejected_and_change_nothing,
+            errors_name_the_object,
+            secret_bodies_come_back_intact,
+            concurrent_writers_with_the_same_version_exactly_one_wins,
+            concurrent_increments_lose_no_update,
+            concurrent_creates_exactly_one_wins,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+        mod store_conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let (store, _guard) = $factory.await;
+                    let store: ::std::sync::Arc<dyn $crate::Store> = ::std::sync::Arc::new(store);
+                    $crate::conformance::$case(store).await;
+                }
+            )*
+        }
+    };
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+/// Unwraps a store result, failing the test with the store's message.
+fn ok<T>(result: Result<T, StoreError>, doing: &str) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{doing}: unexpected error: {e}"),
+    }
+}
+
+/// Expects a failure, failing the test with what came back instead.
+fn fails<T: Debug>(result: Result<T, StoreError>, doing: &str) -> StoreError {
+    match result {
+        Ok(v) => panic!("{doing}: expected an error, got {v:?}"),
+        Err(e) => e,
+    }
+}
+
+fn some<T>(value: Option<T>, doing: &str) -> T {
+    match value {
+        Some(v) => v,
+        None => panic!("{doing}: expected an object, found none"),
+    }
+}
+
+fn config_map(data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"labels": {"app": "t"}}, "data": data})
+}
+
+fn cm_key(namespace: &str, name: &str) -> ObjectKey {
+    ObjectKey::new(Kind::ConfigMap, namespace, name)
+}
+
+fn cm_put(namespace: &str, name: &str, data: Value) -> PutRequest {
+    PutRequest::new(Kind::ConfigMap, namespace, name, config_map(data))
+}
+
+async fn put(store: &dyn Store, req: PutRequest) -> PutOutcome {
+    let doing = format!("put {:?}", req.name);
+    ok(store.put(req).await, &doing)
+}
+
+async fn get(store: &dyn Store, key: &ObjectKey) -> Option<StoredObject> {
+    ok(store.get(key).await, &format!("get {key}"))
+}
+
+async fn names(store: &dyn Store, kind: Kind, namespace: Option<&str>) -> Vec<(String, String)> {
+    ok(
+        store.list(kind, namespace).await,
+        &format!("list {kind} in {namespace:?}"),
+    )
+    .into_iter()
+    .map(|o| (o.namespace, o.name))
+    .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(ns, n)| ((*ns).to_owned(), (*n).to_owned()))
+        .collect()
+}
+
+// ---- cases ---------------------------------------------------------------------------------
+
+/// Every kind lists as empty in a new store, across namespaces and in one.
+pub async fn list_of_an_empty_kind_is_empty(store: Arc<dyn Store>) {
+    for kind in Kind::ALL {
+        assert_eq!(names(&*store, *kind, None).await, vec![], "{kind}");
+        let ns = if kind.namespaced() { "default" } else { "" };
+        assert_eq!(names(&*store, *kind, Some(ns)).await, vec![], "{kind}");
+    }
+    assert_eq!(get(&*store, &cm_key("default", "nothing")).await, None);
+}
+
+/// The basic life of one object.
+pub async fn create_get_list_delete(store: Arc<dyn Store>) {
+    let created = put(&*store, cm_put("default", "a", json!({"k": "v"}))).await;
+    assert_eq!(created.action_str(), "created");
+    let stored = some(
+        get(&*store, &cm_key("default", "a")).await,
+        "get after create",
+    );
+    assert_eq!(&stored, created.object());
+    assert_eq!(stored.body["data"], json!({"k": "v"}));
+    assert_eq!(
+        names(&*store, Kind::ConfigMap, Some("default")).await,
+        pairs(&[("default", "a")])
+    );
+
+    let deleted = ok(
+        store
+            .delete(&cm_key("default", "a"), Precondition::None)
+            .await,
+        "delete",
+    );
+    assert_eq!(
+        deleted.as_ref(),
+        Some(&stored),
+        "delete returns the object as it was"
+    );
+    assert_eq!(get(&*store, &cm_key("default", "a")).await, None);
+    assert_eq!(names(&*store, Kind::ConfigMap, None).await, vec![]);
+    let again = ok(
+        store
+            .delete(&cm_key("default", "a"), Precondition::None)
+            .await,
+        "second delete",
+    );
+    assert_eq!(again, None, "deleting an absent object is Ok(None)");
+}
+
+/// created → unchanged → configured → unchanged → configured, with versions to match.
+pub async fn created_then_unchanged_then_configured(store: Arc<dyn Store>) {
+    let steps = [
+        ("v1", "created"),
+        ("v1", "unchanged"),
+        ("v2", "configured"),
+        ("v2", "unchanged"),
+        ("v1", "configured"),
+    ];
+    let mut last_version = 0;
+    for (value, want) in steps {
+        let outcome = put(&*store, cm_put("default", "cfg", json!({"k": value}))).await;
+        assert_eq!(outcome.action_str(), want, "putting {value}");
+        let version = outcome.object().resource_version;
+        if want == "unchanged" {
+            assert_eq!(version, last_version, "an unchanged put keeps the version");
+        } else {
+            assert!(version > last_version, "a write takes a new version");
+        }
+        assert_eq!(outcome.object().body["data"]["k"], json!(value));
+        let stored = some(get(&*store, &cm_key("default", "cfg")).await, "get");
+        assert_eq!(&stored, outcome.object());
+        last_version = version;
+    }
+}
+
+/// A body that repeats (or invents) server-managed metadata or `status` is Unchanged.
+pub async fn unchanged_ignores_server_metadata_and_status(store: Arc<dyn Store>) {
+    let first = put(&*store, cm_put("default", "u", json!({"k": "v"}))).await;
+    let first = first.object().clone();
+    let variants = [
+        ("the stored body itself", first.body.clone()),
+        (
+            "bogus uid",
+            with_meta(&first.body, "uid", json!("not-the-uid")),
+        ),
+        (
+            "bogus resourceVersion",
+            with_meta(&first.body, "resourceVersion", json!("999999")),
+        ),
+        (
+            "bogus creationTimestamp",
+            with_meta(
+                &first.body,
+                "creationTimestamp",
+                json!("2001-01-01T00:00:00Z"),
+            ),
+        ),
+        (
+            "bogus generation",
+            with_meta(&first.body, "generation", json!(42)),
+        ),
+        ("a status", {
+            let mut b = config_map(json!({"k": "v"}));
+            b["status"] = json!({"phase": "Running"});
+            b
+        }),
+        ("the original request body", config_map(json!({"k": "v"}))),
+    ];
+    for (what, body) in variants {
+        let outcome = put(
+            &*store,
+            PutRequest::new(Kind::ConfigMap, "default", "u", body),
+        )
+        .await;
+        assert_eq!(outcome.action_str(), "unchanged", "{what}");
+        assert_eq!(
+            outcome.object(),
+            &first,
+            "{what}: the stored object is returned as is"
+        );
+    }
+    let stored = some(get(&*store, &cm_key("default", "u")).await, "get");
+    assert_eq!(stored, first, "nothing was written");
+
+    let mut relabeled = config_map(json!({"k": "v"}));
+    relabeled["metadata"]["labels"]["app"] = json!("other");
+    let outcome = put(
+        &*store,
+        PutRequest::new(Kind::ConfigMap, "default", "u", relabeled),
+    )
+    .await;
+    assert_eq!(
+        outcome.action_str(),
+        "configured",
+        "a label is user content"
+    );
+}
+
+fn with_meta(body: &Value, field: &str, value: Value) -> Value {
+    let mut body = body.clone();
+    body["metadata"][field] = value;
+    body
+}
+
+/// On create a status is stored as given; on configure the stored status stays.
+pub async fn configure_keeps_the_stored_status(store: Arc<dyn Store>) {
+    let mut body = config_map(json!({"k": "1"}));
+    body["status"] = json!({"phase": "A"});
+    let created = put(
+        &*store,
+        PutRequest::new(Kind::ConfigMap, "default", "s", body),
+    )
+    .await;
+    assert_eq!(created.object().body["status"], json!({"phase": "A"}));
+
+    let mut body = config_map(json!({"k": "2"}));
+    body["status"] = json!({"phase": "B"});
+    let configured = put(
+        &*store,
+        PutRequest::new(Kind::ConfigMap, "default", "s", body),
+    )
+    .await;
+    assert_eq!(configured.action_str(), "configured");
+    assert_eq!(configured.object().body["status"], json!({"phase": "A"}));
+
+    let configured = put(&*store, cm_put("default", "s", json!({"k": "3"}))).await;
+    assert_eq!(configured.action_str(), "configured");
+    assert_eq!(configured.object().body["status"], json!({"phase": "A"}));
+    let stored = some(get(&*store, &cm_key("default", "s")).await, "get");
+    assert_eq!(stored.body["status"], json!({"phase": "A"}));
+}
+
+/// generation: 1 on create, unchanged puts keep it, each configure adds one.
+pub async fn generation_starts_at_one_and_bumps_on_configure(store: Arc<dyn Store>) {
+    for (value, want_generation) in [("a", 1), ("a", 1), ("b", 2), ("c", 3), ("c", 3)] {
+        let outcome = put(&*store, cm_put("default", "g", json!({"k": value}))).await;
+        assert_eq!(
+            outcome.object().generation(),
+            want_generation,
+            "after {value}"
+        );
+        assert_eq!(
+            outcome.object().body["metadata"]["generation"],
+            json!(want_generation)
+        );
+    }
+}
+
+/// name, namespace, uid, resourceVersion, creationTimestamp, generation are the store's.
+pub async fn server_managed_metadata_is_filled_in(store: Arc<dyn Store>) {
+    let body = json!({"metadata": {"name": "ignored", "namespace": "ignored", "uid": "client-uid",
+        "resourceVersion": "77", "creationTimestamp": "1999-01-01T00:00:00Z", "generation": 9},
+        "spec": {"templates": []}});
+    for (kind, namespace, name) in [
+        (Kind::WorkflowTemplate, "team-a", "build"),
+        (Kind::ClusterWorkflowTemplate, "", "shared"),
+    ] {
+        let object = put(
+            &*store,
+            PutRequest::new(kind, namespace, name, body.clone()),
+        )
+        .await
+        .into_object();
+        let meta = &object.body["metadata"];
+        assert_eq!(object.kind, kind);
+        assert_eq!(object.namespace, namespace);
+        assert_eq!(object.name, name);
+        assert_eq!(meta["name"], json!(name));
+        if kind.namespaced() {
+            assert_eq!(meta["namespace"], json!(namespace));
+        } else {
+            assert_eq!(
+                meta.get("namespace"),
+                None,
+                "cluster-scoped objects have no namespace"
+            );
+        }
+        assert_eq!(meta["uid"], json!(object.uid));
+        assert_ne!(object.uid, "client-uid");
+        assert_eq!(object.uid.len(), 36, "a UUID: {}", object.uid);
+        assert_eq!(
+            meta["resourceVersion"],
+            json!(object.resource_version.to_string())
+        );
+        assert_ne!(object.resource_version, 77);
+        let stamp = object
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert_eq!(meta["creationTimestamp"], json!(stamp));
+        assert_eq!(stamp.len(), "2024-01-01T00:00:00Z".len());
+        assert!(stamp.ends_with('Z'), "{stamp}");
+        assert_eq!(meta["generation"], json!(1));
+        assert_eq!(object.body["spec"], json!({"templates": []}));
+    }
+
+    // Configure keeps uid and creation time.
+    let before = some(
+        get(
+            &*store,
+            &ObjectKey::new(Kind::WorkflowTemplate, "team-a", "build"),
+        )
+        .await,
+        "get",
+    );
+    let after = put(
+        &*store,
+        PutRequest::new(
+            Kind::WorkflowTemplate,
+            "team-a",
+            "build",
+            json!({"spec": {"templates": [1]}}),
+        ),
+    )
+    .await
+    .into_object();
+    assert_eq!(after.uid, before.uid);
+    assert_eq!(after.created_at, before.created_at);
+    assert_eq!(
+        after.body["metadata"]["creationTimestamp"],
+        before.body["metadata"]["creationTimestamp"]
+    );
+}
+
+/// One global counter: every write, of any kind, takes a larger version.
+pub async fn resource_versions_increase_across_kinds(store: Arc<dyn Store>) {
+    let requests = [
+        PutRequest::new(Kind::ConfigMap, "default", "a", json!({})),
+        PutRequest::new(Kind::Secret, "default", "a", json!({"data": {}})),
+        PutRequest::new(Kind::Sensor, "default", "a", json!({"spec": {}})),
+        PutRequest::new(Kind::ClusterWorkflowTemplate, "", "a", json!({"spec": {}})),
+        PutRequest::new(Kind::Workflow, "other", "a", json!({"spec": {}})),
+        PutRequest::new(Kind::ConfigMap, "default", "a", json!({"data": {"x": "1"}})),
+        PutRequest::new(Kind::EventBus, "default", "a", json!({"spec": {}})),
+    ];
+    let mut versions = Vec::new();
+    for req in requests {
+        versions.push(put(&*store, req).await.object().resource_version);
+    }
+    ok(
+        store
+            .delete(&cm_key("default", "a"), Precondition::None)
+            .await,
+        "delete",
+    );
+    versions.push(
+        put(
+            &*store,
+            PutRequest::new(Kind::CronWorkflow, "default", "a", json!({})),
+        )
+        .await
+        .object()
+        .resource_version,
+    );
+    assert!(
+        versions.windows(2).all(|w| w[0] < w[1]),
+        "versions must strictly increase: {versions:?}"
+    );
+}
+
+/// ResourceVersion(v) succeeds on v, then conflicts naming expected and actual.
+pub async fn resource_version_precondition_conflicts_and_succeeds(store: Arc<dyn Store>) {
+    let key = ObjectKey::new(Kind::Sensor, "default", "cas");
+    let body = |n: u32| json!({"spec": {"n": n}});
+    let v1 = put(
+        &*store,
+        PutRequest::new(Kind::Sensor, "default", "cas", body(1)),
+    )
+    .await
+    .object()
+    .resource_version;
+    let v2 = put(
+        &*store,
+        PutRequest::new(Kind::Sensor, "default", "cas", body(2))
+            .with_precondition(Precondition::ResourceVersion(v1)),
+    )
+    .await;
+    assert_eq!(v2.action_str(), "configured");
+    let v2 = v2.object().resource_version;
+
+    let err = fails(
+        store
+            .put(
+                PutRequest::new(Kind::Sensor, "default", "cas", body(3))
+                    .with_precondition(Precondition::ResourceVersion(v1)),
+            )
+            .await,
+        "put with a stale version",
+    );
+    assert_eq!(
+        err,
+        StoreError::Conflict {
+            key: key.clone(),
+            expected: v1,
+            actual: v2
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "sensor.argoproj.io/default/cas was modified concurrently: expected resourceVersion {v1}, found {v2}; read it again and retry"
+        )
+    );
+    assert!(!err.is_retryable());
+
+    // A stale version conflicts even when the body is the same as stored.
+    let err = fails(
+        store
+            .put(
+                PutRequest::new(Kind::Sensor, "default", "cas", body(2))
+                    .with_precondition(Precondition::ResourceVersion(v1)),
+            )
+            .await,
+        "identical put with a stale version",
+    );
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+
+    let stored = some(get(&*store, &key).await, "get");
+    assert_eq!(
+        stored.body["spec"],
+        json!({"n": 2}),
+        "the conflicting puts changed nothing"
+    );
+    assert_eq!(stored.resource_version, v2);
+
+    let err = fails(
+        store
+            .put(
+                PutRequest::new(Kind::Sensor, "default", "absent", body(1))
+                    .with_precondition(Precondition::ResourceVersion(v2)),
+            )
+            .await,
+        "versioned put of an absent object",
+    );
+    assert_eq!(
+        err,
+        StoreError::NotFound {
+            key: ObjectKey::new(Kind::Sensor, "default", "absent")
+        }
+    );
+}
+
+/// MustNotExist and MustExist against absent and present objects.
+pub async fn must_exist_and_must_not_exist(store: Arc<dyn Store>) {
+    put(&*store, cm_put("default", "present", json!({"k": "old"}))).await;
+    let cases = [
+        (Precondition::MustNotExist, "absent-1", Ok("created")),
+        (
+            Precondition::MustNotExist,
+            "present",
+            Err("configmap/default/present already exists"),
+        ),
+        (
+            Precondition::MustExist,
+            "absent-2",
+            Err("configmap/default/absent-2 not found"),
+        ),
+        (Precondition::MustExist, "present", Ok("configured")),
+    ];
+    for (precondition, name, want) in cases {
+        let before = get(&*store, &cm_key("default", name)).await;
+        let result = store
+            .put(cm_put("default", name, json!({"k": "new"})).with_precondition(precondition))
+            .await;
+        match (result, want) {
+            (Ok(outcome), Ok(action)) => {
+                assert_eq!(outcome.action_str(), action, "{precondition:?} {name}")
+            }
+            (Err(e), Err(message)) => {
+                assert_eq!(e.to_string(), message, "{precondition:?} {name}");
+                assert_eq!(
+                    get(&*store, &cm_key("default", name)).await,
+                    before,
+                    "a failed put changes nothing"
+                );
+            }
+            (got, want) => panic!("{precondition:?} {name}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+/// Two generateName puts make two objects whose names start with the prefix.
+pub async fn generate_name_gives_distinct_names_with_the_prefix(store: Arc<dyn Store>) {
+    let body = json!({"metadata": {"generateName": "hello-world-"}, "spec": {}});
+    let mut seen = BTreeSet::new();
+    for _ in 0..2 {
+        let outcome = put(
+            &*store,
+            PutRequest::generate(Kind::Workflow, "default", "hello-world-", body.clone()),
+        )
+        .await;
+        assert_eq!(outcome.action_str(), "created");
+        let object = outcome.object();
+        let suffix = some(
+            object.name.strip_prefix("hello-world-"),
+            "name starts with the prefix",
+        );
+        assert_eq!(suffix.len(), 5, "{}", object.name);
+        assert!(
+            suffix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "{}",
+            object.name
+        );
+        assert_eq!(object.body["metadata"]["name"], json!(object.name));
+        assert_eq!(
+            object.body["metadata"]["generateName"],
+            json!("hello-world-")
+        );
+        seen.insert(object.name.clone());
+    }
+    assert_eq!(seen.len(), 2, "two different names: {seen:?}");
+    let listed: BTreeSet<String> = names(&*store, Kind::Workflow, Some("default"))
+        .await
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(listed, seen);
+
+    let err = fails(
+        store
+            .put(
+                PutRequest::generate(Kind::Workflow, "default", "x-", json!({}))
+                    .with_precondition(Precondition::MustExist),
+            )
+            .await,
+        "generateName with MustExist",
+    );
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+}
+
+/// A failing request in put_many leaves the earlier ones unapplied.
+pub async fn put_many_is_all_or_nothing(store: Arc<dyn Store>) {
+    let existing = put(&*store, cm_put("default", "b", json!({"k": "b1"})))
+        .await
+        .into_object();
+    let stale = existing.resource_version;
+    put(&*store, cm_put("default", "b", json!({"k": "b2"}))).await;
+    let before = some(get(&*store, &cm_key("default", "b")).await, "get b");
+
+    let err = fails(
+        store
+            .put_many(vec![
+                cm_put("default", "a", json!({"k": "a"})),
+                PutRequest::new(Kind::Sensor, "default", "s", json!({})),
+                cm_put("default", "b", json!({"k": "b3"}))
+                    .with_precondition(Precondition::ResourceVersion(stale)),
+            ])
+            .await,
+        "put_many with a stale second write",
+    );
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(
+        get(&*store, &cm_key("default", "a")).await,
+        None,
+        "the first request was not applied"
+    );
+    assert_eq!(
+        get(&*store, &ObjectKey::new(Kind::Sensor, "default", "s")).await,
+        None
+    );
+    assert_eq!(get(&*store, &cm_key("default", "b")).await, Some(before));
+
+    let err = fails(
+        store
+            .put_many(vec![
+                cm_put("default", "a", json!({"k": "a"})),
+                PutRequest::new(Kind::ConfigMap, "", "bad", json!({})),
+            ])
+            .await,
+        "put_many with an invalid second request",
+    );
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+    assert_eq!(
+        names(&*store, Kind::ConfigMap, None).await,
+        pairs(&[("default", "b")])
+    );
+
+    let outcomes = ok(store.put_many(vec![]).await, "empty put_many");
+    assert!(outcomes.is_empty());
+}
+
+/// put_many returns one outcome per request, in order; later requests see earlier ones.
+pub async fn put_many_applies_in_order(store: Arc<dyn Store>) {
+    let outcomes = ok(
+        store
+            .put_many(vec![
+                cm_put("default", "c", json!({"k": "1"})),
+                cm_put("default", "c", json!({"k": "1"})),
+                cm_put("default", "c", json!({"k": "2"}))
+                    .with_precondition(Precondition::MustExist),
+                PutRequest::new(Kind::ClusterWorkflowTemplate, "", "t", json!({})),
+            ])
+            .await,
+        "put_many",
+    );
+    let actions: Vec<&str> = outcomes.iter().map(PutOutcome::action_str).collect();
+    assert_eq!(actions, ["created", "unchanged", "configured", "created"]);
+    let versions: Vec<u64> = outcomes
+        .iter()
+        .map(|o| o.object().resource_version)
+        .collect();
+    assert_eq!(versions[0], versions[1]);
+    assert!(
+        versions[1] < versions[2] && versions[2] < versions[3],
+        "{versions:?}"
+    );
+    let stored = some(get(&*store, &cm_key("default", "c")).await, "get c");
+    assert_eq!(&stored, outcomes[2].object());
+}
+
+/// Namespace filters, cluster scope, and kinds kept apart.
+pub async fn namespaced_and_cluster_scoped_listing(store: Arc<dyn Store>) {
+    for (ns, name) in [("a", "one"), ("b", "two"), ("a", "three")] {
+        put(&*store, cm_put(ns, name, json!({}))).await;
+    }
+    put(
+        &*store,
+        PutRequest::new(Kind::Secret, "a", "one", json!({})),
+    )
+    .await;
+    put(
+        &*store,
+        PutRequest::new(Kind::ClusterWorkflowTemplate, "", "shared", json!({})),
+    )
+    .await;
+
+    type Case<'a> = (Kind, Option<&'a str>, &'a [(&'a str, &'a str)]);
+    let cases: [Case<'_>; 7] = [
+        (Kind::ConfigMap, Some("a"), &[("a", "one"), ("a", "three")]),
+        (Kind::ConfigMap, Some("b"), &[("b", "two")]),
+        (Kind::ConfigMap, Some("c"), &[]),
+        (Kind::Secret, None, &[("a", "one")]),
+        (Kind::ClusterWorkflowTemplate, None, &[("", "shared")]),
+        (Kind::ClusterWorkflowTemplate, Some(""), &[("", "shared")]),
+        (Kind::WorkflowTemplate, None, &[]),
+    ];
+    for (kind, namespace, want) in cases {
+        assert_eq!(
+            names(&*store, kind, namespace).await,
+            pairs(want),
+            "{kind} in {namespace:?}"
+        );
+    }
+    let err = fails(
+        store.list(Kind::ClusterWorkflowTemplate, Some("a")).await,
+        "list cluster kind in a namespace",
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid request for clusterworkflowtemplate.argoproj.io: ClusterWorkflowTemplate is cluster-scoped; list it without a namespace, not in `a`"
+    );
+    let cwft = some(
+        get(
+            &*store,
+            &ObjectKey::new(Kind::ClusterWorkflowTemplate, "", "shared"),
+        )
+        .await,
+        "get cwft",
+    );
+    assert_eq!(cwft.namespace, "");
+}
+
+/// Listing all namespaces sorts by (namespace, name) whatever the insertion order.
+pub async fn list_across_namespaces_is_sorted_by_namespace_then_name(store: Arc<dyn Store>) {
+    for (ns, name) in [
+        ("b", "x"),
+        ("a", "y"),
+        ("c", "a"),
+        ("a", "x"),
+        ("b", "a"),
+        ("a", "x-1"),
+    ] {
+        put(&*store, cm_put(ns, name, json!({}))).await;
+    }
+    assert_eq!(
+        names(&*store, Kind::ConfigMap, None).await,
+        pairs(&[
+            ("a", "x"),
+            ("a", "x-1"),
+            ("a", "y"),
+            ("b", "a"),
+            ("b", "x"),
+            ("c", "a")
+        ])
+    );
+}
+
+/// Deletes honour MustExist and ResourceVersion and refuse MustNotExist.
+pub async fn delete_with_preconditions(store: Arc<dyn Store>) {
+    let v1 = put(&*store, cm_put("default", "d", json!({"k": "1"})))
+        .await
+        .object()
+        .resource_version;
+    let v2 = put(&*store, cm_put("default", "d", json!({"k": "2"})))
+        .await
+        .object()
+        .resource_version;
+    let key = cm_key("default", "d");
+    let absent = cm_key("default", "absent");
+    let cases = [
+        (
+            &key,
+            Precondition::ResourceVersion(v1),
+            Err(StoreError::Conflict {
+                key: key.clone(),
+                expected: v1,
+                actual: v2,
+            }),
+        ),
+        (
+            &absent,
+            Precondition::MustExist,
+            Err(StoreError::NotFound {
+                key: absent.clone(),
+            }),
+        ),
+        (
+            &absent,
+            Precondition::ResourceVersion(v2),
+            Err(StoreError::NotFound {
+                key: absent.clone(),
+            }),
+        ),
+        (
+            &key,
+            Precondition::MustNotExist,
+            Err(StoreError::invalid(
+                &key,
+                "a delete cannot require the object to be absent (MustNotExist)",
+            )),
+        ),
+        (&absent, Precondition::None, Ok(false)),
+        (&key, Precondition::ResourceVersion(v2), Ok(true)),
+    ];
+    for (k, precondition, want) in cases {
+        let before = get(&*store, k).await;
+        let result = store.delete(k, precondition).await;
+        match want {
+            Ok(existed) => {
+                let deleted = ok(result, &format!("delete {k} {precondition:?}"));
+                assert_eq!(deleted.is_some(), existed, "{k} {precondition:?}");
+                assert_eq!(deleted, before);
+                assert_eq!(get(&*store, k).await, None);
+            }
+            Err(want) => {
+                assert_eq!(fails(result, &format!("delete {k} {precondition:?}")), want);
+                assert_eq!(
+                    get(&*store, k).await,
+                    before,
+                    "a failed delete changes nothing"
+                );
+            }
+        }
+    }
+}
+
+/// A re-created object is a new object: new uid, generation 1.
+pub async fn delete_then_recreate_gets_a_new_uid(store: Arc<dyn Store>) {
+    let first = put(&*store, cm_put("default", "r", json!({"k": "1"})))
+        .await
+        .into_object();
+    put(&*store, cm_put("default", "r", json!({"k": "2"}))).await;
+    ok(
+        store
+            .delete(&cm_key("default", "r"), Precondition::MustExist)
+            .await,
+        "delete",
+    );
+    let second = put(&*store, cm_put("default", "r", json!({"k": "1"}))).await;
+    assert_eq!(second.action_str(), "created");
+    assert_ne!(second.object().uid, first.uid);
+    assert_eq!(second.object().generation(), 1);
+    assert!(second.object().resource_version > first.resource_version);
+}
+
+/// The settings table: absent, set, overwritten, odd values.
+pub async fn meta_get_and_put(store: Arc<dyn Store>) {
+    assert_eq!(ok(store.get_meta("bootstrap").await, "get absent"), None);
+    for value in ["done", "", "ünïcødé\nline two", "done again"] {
+        ok(store.put_meta("bootstrap", value).await, "put_meta");
+        assert_eq!(
+            ok(store.get_meta("bootstrap").await, "get_meta"),
+            Some(value.to_owned())
+        );
+    }
+    ok(store.put_meta("other", "x").await, "put_meta other");
+    assert_eq!(
+        ok(store.get_meta("bootstrap").await, "get_meta"),
+        Some("done again".to_owned())
+    );
+    assert_eq!(
+        ok(store.get_meta("other").await, "get_meta"),
+        Some("x".to_owned())
+    );
+}
+
+/// Malformed keys and bodies are Invalid and store nothing.
+pub async fn invalid_requests_are_rejected_and_change_nothing(store: Arc<dyn Store>) {
+    let cases = [
+        (
+            PutRequest::new(Kind::ConfigMap, "", "x", json!({})),
+            "invalid request for configmap/x: namespace must not be empty",
+        ),
+        (
+            PutRequest::new(Kind::ClusterWorkflowTemplate, "default", "x", json!({})),
+            "invalid request for clusterworkflowtemplate.argoproj.io/default/x: ClusterWorkflowTemplate is cluster-scoped and takes no namespace, but `default` was given",
+        ),
+        (
+            PutRequest::new(Kind::ConfigMap, "default", "", json!({})),
+            "invalid request for configmap/default/: name must not be empty",
+        ),
+        (
+            PutRequest::new(Kind::ConfigMap, "default", "a/b", json!({})),
+            "invalid request for configmap/default/a/b: name `a/b` must not contain `/`",
+        ),
+        (
+            PutRequest::new(
+                Kind::ConfigMap,
+                "default",
+                "x",
+                json!(["not", "an", "object"]),
+            ),
+            "invalid request for configmap/default/x: the body must be a JSON object, not an array",
+        ),
+        (
+            PutRequest::new(Kind::ConfigMap, "default", "x", json!({"metadata": "nope"})),
+            "invalid request for configmap/default/x: `metadata` must be an object, not a string",
+        ),
+    ];
+    for (req, want) in cases {
+        let err = fails(store.put(req).await, want);
+        assert_eq!(err.to_string(), want);
+        assert!(!err.is_retryable());
+    }
+    let err = fails(store.get(&cm_key("", "x")).await, "get with no namespace");
+    assert_eq!(
+        err.to_string(),
+        "invalid request for configmap/x: namespace must not be empty"
+    );
+    let err = fails(
+        store
+            .delete(&cm_key("default", ""), Precondition::None)
+            .await,
+        "delete with no name",
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid request for configmap/default/: name must not be empty"
+    );
+    for kind in Kind::ALL {
+        assert_eq!(names(&*store, *kind, None).await, vec![], "{kind}");
+    }
+}
+
+/// Error messages name the object the way `apply` prints it.
+pub async fn errors_name_the_object(store: Arc<dyn Store>) {
+    put(
+        &*store,
+        PutRequest::new(Kind::Secret, "default", "db", json!({})),
+    )
+    .await;
+    let cases = [
+        (
+            store
+                .put(
+                    PutRequest::new(Kind::Secret, "default", "db", json!({}))
+                        .with_precondition(Precondition::MustNotExist),
+                )
+                .await
+                .err(),
+            "secret/default/db already exists",
+        ),
+        (
+            store
+                .delete(
+                    &ObjectKey::new(Kind::Sensor, "prod", "build"),
+                    Precondition::MustExist,
+                )
+                .await
+                .err(),
+            "sensor.argoproj.io/prod/build not found",
+        ),
+        (
+            store
+                .put(
+                    PutRequest::new(Kind::ClusterWorkflowTemplate, "", "ci", json!({}))
+                        .with_precondition(Precondition::MustExist),
+                )
+                .await
+                .err(),
+            "clusterworkflowtemplate.argoproj.io/ci not found",
+        ),
+    ];
+    for (err, want) in cases {
+        assert_eq!(err.map(|e| e.to_string()).as_deref(), Some(want));
+    }
+}
+
+/// Secret bodies come back exactly as stored, through get, list and put_many.
+pub async fn secret_bodies_come_back_intact(store: Arc<dyn Store>) {
+    let body = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"annotations": {"note": "x"}},
+        "data": {"password": "aHVudGVyMg==", "empty": ""},
+        "stringData": {"token": "s3cr3t \"quoted\" ünïcødé\nsecond line", "zero": "\u{0}"}
+    });
+    let created = put(
+        &*store,
+        PutRequest::new(Kind::Secret, "default", "creds", body.clone()),
+    )
+    .await;
+    let created = created.object();
+    assert_eq!(created.body["data"], body["data"]);
+    assert_eq!(created.body["stringData"], body["stringData"]);
+    assert_eq!(created.body["type"], json!("Opaque"));
+    let got = some(
+        get(&*store, &ObjectKey::new(Kind::Secret, "default", "creds")).await,
+        "get",
+    );
+    assert_eq!(&got, created);
+    let listed = ok(store.list(Kind::Secret, Some("default")).await, "list");
+    assert_eq!(listed, vec![created.clone()]);
+    let again = put(
+        &*store,
+        PutRequest::new(Kind::Secret, "default", "creds", body),
+    )
+    .await;
+    assert_eq!(
+        again.action_str(),
+        "unchanged",
+        "a sealed body compares by content"
+    );
+    let outcomes = ok(
+        store
+            .put_many(vec![PutRequest::new(
+                Kind::Secret,
+                "default",
+                "other",
+                json!({"data": {"k": "dg=="}}),
+            )])
+            .await,
+        "put_many secret",
+    );
+    let other = some(
+        get(&*store, &ObjectKey::new(Kind::Secret, "default", "other")).await,
+        "get other",
+    );
+    assert_eq!(&other, outcomes[0].object());
+    assert_eq!(other.body["data"], json!({"k": "dg=="}));
+}
+
+/// Many tasks put with the same resourceVersion at once: exactly one wins.
+pub async fn concurrent_writers_with_the_same_version_exactly_one_wins(store: Arc<dyn Store>) {
+    const WRITERS: u32 = 16;
+    for round in 0..3u32 {
+        let name = format!("race-{round}");
+        let v = put(&*store, cm_put("default", &name, json!({"writer": "none"})))
+            .await
+            .object()
+            .resource_version;
+        let mut tasks = tokio::task::JoinSet::new();
+        for writer in 0..WRITERS {
+            let store = Arc::clone(&store);
+            let name = name.clone();
+            tasks.spawn(async move {
+                let req = cm_put("default", &name, json!({"writer": writer.to_string()}))
+                    .with_precondition(Precondition::ResourceVersion(v));
+                (writer, store.put(req).await)
+            });
+        }
+        let mut winners = Vec::new();
+        let mut conflicts = 0;
+        while let Some(joined) = tasks.join_next().await {
+            let (writer, result) = match joined {
+                Ok(r) => r,
+                Err(e) => panic!("writer task failed: {e}"),
+            };
+            match result {
+                Ok(outcome) => {
+                    assert_eq!(outcome.action_str(), "configured");
+                    winners.push((writer, outcome.into_object()));
+                }
+                Err(StoreError::Conflict {
+                    expected, actual, ..
+                }) => {
+                    assert_eq!(expected, v);
+                    assert!(actual > v);
+                    conflicts += 1;
+                }
+                Err(e) => panic!("writer {writer}: unexpected error: {e}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one winner");
+        assert_eq!(conflicts, WRITERS - 1);
+        let (writer, won) = &winners[0];
+        let stored = some(get(&*store, &cm_key("default", &name)).await, "get");
+        assert_eq!(&stored, won);
+        assert_eq!(stored.body["data"]["writer"], json!(writer.to_string()));
+        assert_eq!(stored.generation(), 2);
+    }
+}
+
+/// Read-modify-write increments from many tasks, retrying on Conflict: none is lost.
+pub async fn concurrent_increments_lose_no_update(store: Arc<dyn Store>) {
+    const TASKS: u64 = 8;
+    const INCREMENTS: u64 = 10;
+    put(&*store, cm_put("default", "counter", json!({"n": "0"}))).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..TASKS {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let key = cm_key("default", "counter");
+            let mut done = 0;
+            let mut conflicts = 0u64;
+            while done < INCREMENTS {
+                let current = some(ok(store.get(&key).await, "get counter"), "counter exists");
+                let n: u64 = current.body["data"]["n"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(u64::MAX);
+                let req = cm_put("default", "counter", json!({"n": (n + 1).to_string()}))
+                    .with_precondition(Precondition::ResourceVersion(current.resource_version));
+                match store.put(req).await {
+                    Ok(_) => done += 1,
+                    Err(StoreError::Conflict { .. }) => conflicts += 1,
+                    Err(e) => panic!("increment: unexpected error: {e}"),
+                }
+                assert!(conflicts < 100_000, "no progress");
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            panic!("increment task failed: {e}");
+        }
+    }
+    let stored = some(
+        get(&*store, &cm_key("default", "counter")).await,
+        "get counter",
+    );
+    assert_eq!(
+        stored.body["data"]["n"],
+        json!((TASKS * INCREMENTS).to_string())
+    );
+    assert_eq!(stored.generation(), TASKS * INCREMENTS + 1);
+}
+
+/// Many tasks create the same object with MustNotExist at once: exactly one creates it.
+pub async fn concurrent_creates_exactly_one_wins(store: Arc<dyn Store>) {
+    const CREATORS: u32 = 16;
+    let mut tasks = tokio::task::JoinSet::new();
+    for creator in 0..CREATORS {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let req = cm_put("default", "once", json!({"creator": creator.to_string()}))
+                .with_precondition(Precondition::MustNotExist);
+            store.put(req).await
+        });
+    }
+    let mut created = Vec::new();
+    let mut refused = 0;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(outcome)) => created.push(outcome.into_object()),
+            Ok(Err(StoreError::AlreadyExists { key })) => {
+                assert_eq!(key, cm_key("default", "once"));
+                refused += 1;
+            }
+            Ok(Err(e)) => panic!("unexpected error: {e}"),
+            Err(e) => panic!("creator task failed: {e}"),
+        }
+    }
+    assert_eq!(created.len(), 1);
+    assert_eq!(refused, CREATORS - 1);
+    assert_eq!(
+        get(&*store, &cm_key("default", "once")).await.as_ref(),
+        created.first()
+    );
+}
