@@ -1,1 +1,21 @@
-//! Control API wire types (skeleton).
+//! Wire types of Switchyard's control API, shared by the server and the CLI.
+//!
+//! This crate is plain data plus the URL layout: no HTTP library, no I/O. The server turns
+//! these types into responses; the CLI sends and reads them. Objects themselves travel as
+//! Kubernetes-style JSON (`serde_json::Value`), exactly as they are stored.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod error;
+pub mod routes;
+pub mod types;
+
+pub use error::{ErrorBody, ErrorCode, ErrorType};
+pub use routes::{
+    API_PREFIX, APPLY_PATH, HEALTHZ_PATH, METRICS_PATH, REVEAL_PARAM, kind_from_plural, list_path,
+    object_path, object_ref,
+};
+pub use types::{Action, ApplyRequest, ApplyResponse, ApplyResult, ObjectList, SourceText};
+
+/// The value that replaces every Secret value in responses unless the caller asks to reveal it.
+pub const REDACTED: &str = "<redacted>";

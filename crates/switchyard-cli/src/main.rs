@@ -1,1 +1,55 @@
-fn main() {}
+//! `switchyard`: runs the platform (`up`) and talks to it over HTTP (`apply`, `get`,
+//! `delete`), or checks manifests offline (`lint`).
+//!
+//! Data goes to stdout; messages, warnings and errors to stderr. Exit codes: 0 success,
+//! 1 rejected input or request, 2 usage, 3 server unreachable or failed.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod cli;
+mod client;
+mod commands;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use switchyard_server::LogFormat;
+
+use crate::cli::{Cli, Command, LogFormatArg};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let format = match cli.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    let default_filter = if matches!(cli.command, Command::Up(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    switchyard_server::init_logging(format, default_filter);
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err);
+            err.exit_code()
+        }
+    }
+}
+
+fn report(err: &CliError) {
+    match err {
+        CliError::Reported(summary) => eprintln!("{summary}"),
+        CliError::Server { body, .. } => {
+            for d in &body.diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("error: {}", body.message);
+        }
+        other => eprintln!("error: {other}"),
+    }
+}

@@ -1,1 +1,176 @@
-//! Server (skeleton).
+//! The composition root: builds every port's implementation (today the SQLite store) and
+//! serves the control API.
+//!
+//! [`run`] is what `switchyard up` calls. [`router`] builds the whole HTTP surface from an
+//! [`AppState`] so tests can drive it with `tower::ServiceExt::oneshot`, without a socket.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod apply;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use switchyard_api::{ErrorCode, HEALTHZ_PATH, METRICS_PATH};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use auth::{AdminToken, Principal, Role};
+pub use config::{DEFAULT_LISTEN, ServerConfig};
+pub use error::{ApiError, Error};
+pub use state::{AppState, Opened, open};
+pub use telemetry::{LogFormat, init_logging, shutdown_signal};
+
+/// Every route of the server, with its middleware: request ids, tracing, metrics, the body
+/// cap (413 before a large body is read), bearer auth on `/api/`, and JSON error bodies.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/apply", post(routes::apply))
+        .route("/api/v1/{plural}", get(routes::list_all))
+        .route(
+            "/api/v1/{plural}/{name}",
+            get(routes::get_cluster).delete(routes::delete_cluster),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/{plural}",
+            get(routes::list_namespaced),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/{plural}/{name}",
+            get(routes::get_namespaced).delete(routes::delete_namespaced),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_bearer,
+        ));
+
+    let max_body = state.max_body_bytes();
+    Router::new()
+        .route(HEALTHZ_PATH, get(routes::healthz))
+        .route(METRICS_PATH, get(routes::metrics))
+        .merge(api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(middleware::map_response(json_error_bodies))
+        .layer(middleware::from_fn(telemetry::track_http))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    // The path only: a query string could carry values worth keeping out of logs.
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %request_id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; the API lives under /api/v1")
+}
+
+/// Gives error answers produced outside the handlers (405 from routing, 413 from the body
+/// cap) the same JSON body as every other error.
+async fn json_error_bodies(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() && !status.is_server_error() || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than the server accepts".to_owned(),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "this route does not support that method".to_owned(),
+        ),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "not found".to_owned()),
+        s if s.is_client_error() => (ErrorCode::InvalidRequest, s.to_string()),
+        s => (ErrorCode::Internal, s.to_string()),
+    };
+    let (parts, _) = response.into_parts();
+    let mut rewritten = ApiError::new(status, code, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name, value.clone());
+        }
+    }
+    rewritten
+}
+
+/// Runs the server until `shutdown` completes: binds `config.listen` (failing clearly when
+/// the port is taken), opens the state, prints how to authenticate, and serves. In-flight
+/// requests finish before it returns.
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::listen(config.listen, &e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::listen(config.listen, &e))?;
+
+    let Opened { state, admin_token } = open(&config).await?;
+    match &admin_token {
+        AdminToken::Created { .. } => eprintln!("{}", admin_token.announcement()),
+        AdminToken::Existing {
+            file_present: true, ..
+        } => tracing::info!("{}", admin_token.announcement()),
+        AdminToken::Existing { .. } => tracing::warn!("{}", admin_token.announcement()),
+    }
+
+    let upkeep = {
+        let metrics = state.metrics().clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                metrics.run_upkeep();
+            }
+        })
+    };
+
+    tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{local}");
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    upkeep.abort();
+    served.map_err(Error::Serve)?;
+    tracing::info!("stopped");
+    Ok(())
+}

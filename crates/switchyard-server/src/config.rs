@@ -1,0 +1,56 @@
+//! Server configuration: where to listen, where to keep state, and the input limits.
+//!
+//! This is plain data built by the CLI (flags and environment); [`crate::run`] turns it into
+//! a running server.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use switchyard_manifest::Limits;
+
+/// The address `switchyard up` listens on unless told otherwise.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000);
+
+/// The largest request body the server reads; larger ones get 413 before being read.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The name of the database file inside the data directory.
+pub const DATABASE_FILE: &str = "switchyard.db";
+
+/// The name of the admin token file inside the data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the control API listens (default `127.0.0.1:8000`). Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Holds the database, the secret-sealing key and the admin token. Created with mode 0700.
+    pub data_dir: PathBuf,
+    /// Requests with a larger body are refused with 413 before they are read.
+    pub max_body_bytes: usize,
+    /// Caps applied while parsing manifests sent to `apply`.
+    pub manifest_limits: Limits,
+    /// Replace the admin token with a new one (the old one stops working).
+    pub rotate_admin_token: bool,
+}
+
+impl ServerConfig {
+    /// The defaults, keeping state in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN,
+            data_dir: data_dir.into(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            manifest_limits: Limits::default(),
+            rotate_admin_token: false,
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join(DATABASE_FILE)
+    }
+
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.data_dir.join(ADMIN_TOKEN_FILE)
+    }
+}

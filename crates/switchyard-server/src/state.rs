@@ -1,0 +1,118 @@
+//! The shared state of every request, and [`open`], which builds it from a [`ServerConfig`]:
+//! the data directory, the store, the admin token and the metrics recorder.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use switchyard_manifest::Limits;
+use switchyard_model::Kind;
+use switchyard_store::{SecretSealer, Store};
+use switchyard_store_sqlite::SqliteStore;
+
+use crate::auth::{AdminToken, Authenticator, Principal, bootstrap_admin_token};
+use crate::config::ServerConfig;
+use crate::error::Error;
+use crate::telemetry::{self, OBJECTS};
+
+/// Cheap to clone; every handler gets one.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    authenticator: Authenticator,
+    metrics: PrometheusHandle,
+    manifest_limits: Limits,
+    max_body_bytes: usize,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, authenticator: Authenticator, config: &ServerConfig) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                authenticator,
+                metrics: telemetry::metrics_handle(),
+                manifest_limits: config.manifest_limits.clone(),
+                max_body_bytes: config.max_body_bytes,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.inner.authenticator
+    }
+
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.inner.metrics
+    }
+
+    pub fn manifest_limits(&self) -> &Limits {
+        &self.inner.manifest_limits
+    }
+
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.max_body_bytes
+    }
+}
+
+/// A ready [`AppState`] and what happened to the admin token while opening.
+pub struct Opened {
+    pub state: AppState,
+    pub admin_token: AdminToken,
+}
+
+/// Creates the data directory (mode 0700), opens the SQLite store in it with the sealing key
+/// kept next to it, makes sure an admin token exists, and sets the object gauges.
+pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
+    create_private_dir(&config.data_dir).map_err(|source| Error::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let sealer =
+        SecretSealer::load_or_create(&config.data_dir).map_err(|source| Error::SealingKey {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+    let db = config.database_path();
+    let store = SqliteStore::open(&db, sealer).map_err(|source| Error::OpenStore {
+        path: db.clone(),
+        source,
+    })?;
+    let store: Arc<dyn Store> = Arc::new(store);
+
+    let (hash, admin_token) = bootstrap_admin_token(
+        store.as_ref(),
+        &config.admin_token_path(),
+        config.rotate_admin_token,
+    )
+    .await?;
+    let mut authenticator = Authenticator::new();
+    authenticator.add(hash, Principal::admin());
+
+    for kind in Kind::ALL {
+        let count = store.list(*kind, None).await?.len();
+        metrics::gauge!(OBJECTS, "kind" => kind.name()).set(count as f64);
+    }
+
+    Ok(Opened {
+        state: AppState::new(store, authenticator, config),
+        admin_token,
+    })
+}
+
+/// Creates `dir` and its parents; a directory created here is readable only by its owner.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
