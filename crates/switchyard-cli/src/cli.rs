@@ -116,6 +116,17 @@ pub enum Command {
 
     /// Print the version.
     Version,
+
+    /// Supervise one workflow step in DIR (started by `switchyard up`; not for direct use).
+    #[command(name = "__step", hide = true)]
+    Step(StepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// The step's directory, holding its `step.json`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let client = connect(&server, token, data_dir.as_deref())?;
             runtime()?.block_on(delete(&client, &args))
         }
+        // `main` runs the step supervisor before logging starts; it never gets here.
+        Command::Step(args) => Err(CliError::Usage(format!(
+            "`__step {}` is run by `switchyard up` for each workflow step",
+            args.dir.display()
+        ))),
     }
 }
 

@@ -22,6 +22,12 @@ use crate::error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Step(args) = &cli.command {
+        // Before anything else: the step supervisor must still be single-threaded when it
+        // creates its namespaces, and it writes its own log.
+        let code = switchyard_executor::shim_main(&args.dir);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let format = match cli.log_format {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
