@@ -1,13 +1,52 @@
-//! The workflow engine.
+//! The workflow engine: Argo Workflows semantics as a pure state machine.
 //!
+//! - [`submit()`] checks a `Workflow` against the templates and ConfigMaps it refers to (its
+//!   [`Library`], copied at submit) and creates the [`RunState`] of a new run.
+//! - [`apply()`] takes a [`Command`] (the run was submitted, a step started or ended, time
+//!   passed, a user resumed or stopped it) and the current time, updates the state and returns
+//!   the [`Action`]s a thin shell carries out (start or stop a step, wake up at a time, the run
+//!   finished). It does no I/O, reads no clock and uses no randomness.
+//! - [`restart_actions()`] tells the shell what to do after a restart.
 //! - [`step`]: what the engine asks a runner to run ([`StepSpec`]) and what comes back
 //!   ([`StepResult`]), plus the [`StepRunner`] port that local processes (and later Kubernetes
 //!   pods) implement. The engine owns this port; runners depend on this crate, never the
 //!   other way round.
+//!
+//! Inside: [`state`] (the persisted model), `reconcile` (Argo's `operate` loop), `exec`
+//! (`executeTemplate`, retries, leaf templates), `steps` and `dag`, `vars` (what `{{...}}`
+//! sees), `resolve` (templates, `templateRef`, `templateDefaults`, `workflowTemplateRef`),
+//! `stepspec` (building a step), [`naming`] (node ids, names, durations).
+//!
+//! Differences from Argo, on purpose: values (arguments, outputs, loop items, event data)
+//! are substituted once and never evaluated again; every input parameter also reaches the
+//! step as the environment variable `INPUT_PARAMETER_<NAME>`; `outputs.result` is kept for
+//! container templates as well as scripts; a non-JSON loop result is aggregated as a string
+//! (Argo fails); timers fire at their time exactly (Argo needs "after").
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod apply;
+mod dag;
+mod error;
+mod exec;
+pub mod naming;
+mod reconcile;
+mod resolve;
+pub mod state;
 pub mod step;
+mod steps;
+mod stepspec;
+mod submit;
+mod vars;
 
+pub use apply::{Action, Command, LOST_PREFIX, NodeFilter, apply, restart_actions};
+pub use error::{EngineError, Problem, SubmitError};
+pub use state::{
+    Library, LibraryRef, Node, NodeFlag, NodeId, NodePhase, NodeType, RunState, RunStatus,
+    SecretEnvRef, Shutdown, StepRecord, Timer, TimerKind, WorkflowPhase,
+};
 pub use step::{
     LogLine, LogStream, OutputCapture, Reattach, RunnerError, StepHandle, StepResult, StepRunner,
     StepSpec, StopReason,
 };
+pub use submit::{library_refs, submit};

@@ -25,7 +25,7 @@ pub struct StepSpec {
     pub run: String,
     /// The container image the manifest names; recorded, not pulled.
     pub image: Option<String>,
-    /// argv[0] and the rest; for a script template, `command` + the path of the script file
+    /// `argv[0]` and the rest; for a script template, `command` + the path of the script file
     /// (the runner writes `script_source` to that file first).
     pub command: Vec<String>,
     pub args: Vec<String>,

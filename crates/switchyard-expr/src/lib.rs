@@ -13,7 +13,7 @@
 
 mod error;
 pub mod exprlang;
-mod gofmt;
+pub mod gofmt;
 pub mod govaluate;
 pub mod template;
 
