@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use switchyard_model::workflow::{
-    AnyString, Arguments, Parameter, Template, TemplateKind, TemplateRef, Workflow, WorkflowSpec,
+    AnyString, Arguments, Parameter, Template, TemplateCall, TemplateKind, TemplateRef, Workflow,
+    WorkflowSpec,
 };
 
 use crate::error::{EngineError, Problem, SubmitError};
@@ -452,60 +453,32 @@ fn check_template(
         }
         _ => {}
     }
-    for (g, group) in t.step_groups().iter().enumerate() {
-        for (s, step) in group.iter().enumerate() {
-            let p = format!("{path}.steps[{g}][{s}]");
-            check_reached(
-                own,
-                library,
-                scope,
-                step.template.as_deref(),
-                step.template_ref.as_ref(),
-                step.inline.as_deref(),
-                &p,
-                problems,
-                seen,
-                depth,
-            );
-            for (hname, hook) in &step.hooks {
-                check_call(
-                    own,
-                    library,
-                    scope,
-                    hook.template.as_deref(),
-                    hook.template_ref.as_ref(),
-                    &format!("{p}.hooks.{hname}"),
-                    problems,
-                );
-            }
-            if let Some(on_exit) = &step.on_exit {
-                check_call(
-                    own,
-                    library,
-                    scope,
-                    Some(on_exit),
-                    None,
-                    &format!("{p}.onExit"),
-                    problems,
-                );
-            }
-        }
-    }
-    for (k, task) in t.dag_tasks().iter().enumerate() {
-        let p = format!("{path}.dag.tasks[{k}]");
+    // Steps and DAG tasks call templates alike: check both through `TemplateCall`.
+    let steps = t.step_groups().iter().enumerate().flat_map(|(g, group)| {
+        group
+            .iter()
+            .enumerate()
+            .map(move |(s, step)| (format!("{path}.steps[{g}][{s}]"), step as &dyn TemplateCall))
+    });
+    let tasks = t
+        .dag_tasks()
+        .iter()
+        .enumerate()
+        .map(|(k, task)| (format!("{path}.dag.tasks[{k}]"), task as &dyn TemplateCall));
+    for (p, call) in steps.chain(tasks) {
         check_reached(
             own,
             library,
             scope,
-            task.template.as_deref(),
-            task.template_ref.as_ref(),
-            task.inline.as_deref(),
+            call.template_name(),
+            call.template_ref(),
+            call.inline(),
             &p,
             problems,
             seen,
             depth,
         );
-        for (hname, hook) in &task.hooks {
+        for (hname, hook) in call.hooks() {
             check_call(
                 own,
                 library,
@@ -516,7 +489,7 @@ fn check_template(
                 problems,
             );
         }
-        if let Some(on_exit) = &task.on_exit {
+        if let Some(on_exit) = call.on_exit() {
             check_call(
                 own,
                 library,
