@@ -111,6 +111,28 @@ impl<'a> Op<'a> {
         self.st.status.nodes.get_mut(id)
     }
 
+    /// The node called `name`, or a new one (with `tmpl`'s inputs recorded) when it does not
+    /// exist yet; the flag says whether it was created by this call.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn node_or_init(
+        &mut self,
+        name: &str,
+        node_type: NodeType,
+        phase: NodePhase,
+        call: &Call,
+        scope: &Scope,
+        opts: &Opts,
+        tmpl: &Template,
+        inputs: &Inputs,
+    ) -> (NodeId, bool) {
+        if let Some(n) = self.node_named(name) {
+            return (n.id.clone(), false);
+        }
+        let id = self.init_node(name, node_type, phase, Some(call), scope, opts, None);
+        self.set_inputs(&id, tmpl, inputs);
+        (id, true)
+    }
+
     /// Creates a node (Argo's `initializeNode`). The node must not exist yet.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn init_node(
@@ -1066,31 +1088,27 @@ impl<'a> Op<'a> {
         locals: &Vars,
         opts: &Opts,
     ) -> Result<(), String> {
-        let pod_id = match self.node_named(name) {
-            Some(n) => n.id.clone(),
-            None => {
-                let id = self.init_node(
-                    name,
-                    NodeType::Pod,
-                    NodePhase::Pending,
-                    Some(call),
-                    scope,
-                    opts,
-                    None,
-                );
-                self.set_inputs(&id, tmpl, inputs);
-                if !self.should_execute(opts.on_exit) {
-                    let message = self.shutdown_message().unwrap_or_default();
-                    self.mark(&id, NodePhase::Failed, Some(&message));
-                    return Ok(());
-                }
-                if !opts.on_exit && self.deadline_passed() {
-                    self.mark(&id, NodePhase::Failed, Some(DEADLINE_MESSAGE));
-                    return Ok(());
-                }
-                id
+        let (pod_id, created) = self.node_or_init(
+            name,
+            NodeType::Pod,
+            NodePhase::Pending,
+            call,
+            scope,
+            opts,
+            tmpl,
+            inputs,
+        );
+        if created {
+            if !self.should_execute(opts.on_exit) {
+                let message = self.shutdown_message().unwrap_or_default();
+                self.mark(&pod_id, NodePhase::Failed, Some(&message));
+                return Ok(());
             }
-        };
+            if !opts.on_exit && self.deadline_passed() {
+                self.mark(&pod_id, NodePhase::Failed, Some(DEADLINE_MESSAGE));
+                return Ok(());
+            }
+        }
         if self.node(&pod_id).is_some_and(Node::fulfilled) {
             return Ok(());
         }
@@ -1217,50 +1235,46 @@ impl<'a> Op<'a> {
         inputs: &Inputs,
         opts: &Opts,
     ) -> Result<(), String> {
-        let id = match self.node_named(name) {
-            Some(n) => n.id.clone(),
-            None => {
-                let id = self.init_node(
-                    name,
-                    NodeType::Suspend,
-                    NodePhase::Pending,
-                    Some(call),
-                    scope,
-                    opts,
-                    None,
-                );
-                self.set_inputs(&id, tmpl, inputs);
-                let supplied: Vec<Parameter> = tmpl
-                    .outputs
-                    .parameters
-                    .iter()
-                    .filter(|p| p.value_from.as_ref().is_some_and(|f| f.supplied.is_some()))
-                    .map(|p| {
-                        let mut p = p.clone();
-                        if let Some(vf) = &mut p.value_from
-                            && vf.default.is_none()
-                        {
-                            vf.default = tmpl
-                                .inputs
-                                .parameters
-                                .iter()
-                                .find(|i| i.name == p.name)
-                                .and_then(|i| i.default.clone());
-                        }
-                        p
-                    })
-                    .collect();
-                if !supplied.is_empty()
-                    && let Some(n) = self.node_mut(&id)
-                {
-                    n.outputs = Some(Outputs {
-                        parameters: supplied,
-                        ..Outputs::default()
-                    });
-                }
-                id
+        let (id, created) = self.node_or_init(
+            name,
+            NodeType::Suspend,
+            NodePhase::Pending,
+            call,
+            scope,
+            opts,
+            tmpl,
+            inputs,
+        );
+        if created {
+            let supplied: Vec<Parameter> = tmpl
+                .outputs
+                .parameters
+                .iter()
+                .filter(|p| p.value_from.as_ref().is_some_and(|f| f.supplied.is_some()))
+                .map(|p| {
+                    let mut p = p.clone();
+                    if let Some(vf) = &mut p.value_from
+                        && vf.default.is_none()
+                    {
+                        vf.default = tmpl
+                            .inputs
+                            .parameters
+                            .iter()
+                            .find(|i| i.name == p.name)
+                            .and_then(|i| i.default.clone());
+                    }
+                    p
+                })
+                .collect();
+            if !supplied.is_empty()
+                && let Some(n) = self.node_mut(&id)
+            {
+                n.outputs = Some(Outputs {
+                    parameters: supplied,
+                    ..Outputs::default()
+                });
             }
-        };
+        }
         if self.node(&id).is_some_and(Node::fulfilled) {
             return Ok(());
         }

@@ -41,22 +41,16 @@ impl Op<'_> {
         inputs: &Inputs,
         opts: &Opts,
     ) -> Result<(), String> {
-        let id = match self.node_named(name) {
-            Some(n) => n.id.clone(),
-            None => {
-                let id = self.init_node(
-                    name,
-                    crate::state::NodeType::Steps,
-                    NodePhase::Running,
-                    Some(call),
-                    scope,
-                    opts,
-                    None,
-                );
-                self.set_inputs(&id, tmpl, inputs);
-                id
-            }
-        };
+        let (id, _) = self.node_or_init(
+            name,
+            crate::state::NodeType::Steps,
+            NodePhase::Running,
+            call,
+            scope,
+            opts,
+            tmpl,
+            inputs,
+        );
         if self.node(&id).is_some_and(Node::fulfilled) {
             return Ok(());
         }
