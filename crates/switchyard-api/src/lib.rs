@@ -8,12 +8,17 @@
 
 pub mod error;
 pub mod routes;
+pub mod runs;
 pub mod types;
 
 pub use error::{ErrorBody, ErrorCode, ErrorType};
 pub use routes::{
     API_PREFIX, APPLY_PATH, HEALTHZ_PATH, METRICS_PATH, REVEAL_PARAM, kind_from_plural, list_path,
     object_path, object_ref,
+};
+pub use runs::{
+    LogEntry, LogQuery, RunAction, RunActionRequest, SubmitRequest, SubmitResponse,
+    run_action_path, run_log_path, workflows_path,
 };
 pub use types::{Action, ApplyRequest, ApplyResponse, ApplyResult, ObjectList, SourceText};
 

@@ -22,6 +22,9 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8000";
         switchyard apply -f platform/\n  \
         switchyard get sensors\n  \
         switchyard get sensor webhook -o yaml\n  \
+        switchyard submit hello-world.yaml --watch\n  \
+        switchyard list --running\n  \
+        switchyard logs hello-x7k2p -f\n  \
         switchyard lint -f workflow.yaml"
 )]
 pub struct Cli {
@@ -91,6 +94,7 @@ pub enum Command {
         switchyard get sensors\n  \
         switchyard get sn webhook -o yaml\n  \
         switchyard get workflows -A\n  \
+        switchyard get workflow hello-x7k2p\n  \
         switchyard get secret db-credentials -o json --show-secrets\n  \
         switchyard get clusterworkflowtemplates -o name\n\n\
         Kinds: eventbus (eb), eventsources (es), sensors (sn), workflows (wf),\n\
@@ -104,6 +108,106 @@ pub enum Command {
         switchyard delete wf hello-x7k2p -n team-a\n  \
         switchyard delete cwft build")]
     Delete(DeleteArgs),
+
+    /// Submit workflow runs from manifests, or one run of a template.
+    #[command(after_help = "Examples:\n  \
+        switchyard submit hello-world.yaml\n  \
+        switchyard submit hello-world.yaml --watch\n  \
+        switchyard submit --from workflowtemplate/build -p branch=main --wait\n  \
+        switchyard submit --from cwft/release -p version=1.2.3 --log\n  \
+        cat workflow.yaml | switchyard submit - -n team-a -l team=a -o name\n  \
+        switchyard submit workflow.yaml --dry-run -o yaml\n\n\
+        Each file may hold several Workflows; every file is checked before any is submitted.\n\
+        --from takes workflowtemplate/NAME (wftmpl), clusterworkflowtemplate/NAME (cwft) or\n\
+        cronworkflow/NAME (cwf).\n\n\
+        Exit codes: with --watch, --wait or --log the command waits for the runs to end and\n\
+        exits 1 if any ended Failed or Error; otherwise 0 once the runs were created.")]
+    Submit(SubmitArgs),
+
+    /// List workflow runs: running ones first, newest first.
+    #[command(
+        visible_alias = "ls",
+        after_help = "Examples:\n  \
+        switchyard list\n  \
+        switchyard list -A --running\n  \
+        switchyard list --status Failed,Error --since 2h\n  \
+        switchyard list -l app=web,env!=prod -o wide\n  \
+        switchyard list --completed --older 24h -o name\n\n\
+        Columns: NAME, STATUS, AGE, DURATION, PROGRESS (steps done/total), MESSAGE;\n\
+        -o wide adds P/R/C (pending/running/completed steps) and PARAMETERS."
+    )]
+    List(ListArgs),
+
+    /// Show a run and its node tree, redrawn every second until the run ends.
+    #[command(after_help = "Examples:\n  \
+        switchyard watch hello-x7k2p\n  \
+        switchyard watch hello-x7k2p --node-field-selector phase=Failed\n\n\
+        On a terminal the screen is redrawn; otherwise the view is printed again each time\n\
+        something changes. Exits 1 if the run ends Failed or Error.")]
+    Watch(WatchArgs),
+
+    /// Wait for runs to end and print how each ended.
+    #[command(after_help = "Examples:\n  \
+        switchyard wait hello-x7k2p\n  \
+        switchyard wait build-abcde test-fghij -n team-a\n\n\
+        Prints `NAME PHASE at TIME` (RFC 3339, UTC) for each run. Exits 1 if any ended\n\
+        Failed or Error.")]
+    Wait(WaitArgs),
+
+    /// Print the logs of a run's steps.
+    #[command(after_help = "Examples:\n  \
+        switchyard logs hello-x7k2p\n  \
+        switchyard logs hello-x7k2p build --follow\n  \
+        switchyard logs hello-x7k2p hello-x7k2p-1234567890 --timestamps\n  \
+        switchyard logs hello-x7k2p --no-prefix > all.log\n\n\
+        Every step's lines, in the order the steps started, each after the step's name;\n\
+        stderr lines are printed to stdout too, and lines the runner wrote (truncation, why a\n\
+        step was stopped) in [brackets]. STEP is a node id, node name or display name.")]
+    Logs(LogsArgs),
+
+    /// Suspend runs: nothing new starts until they are resumed; running steps go on.
+    #[command(after_help = "Examples:\n  \
+        switchyard suspend hello-x7k2p\n  \
+        switchyard suspend build-abcde test-fghij -n team-a")]
+    Suspend(SuspendArgs),
+
+    /// Resume suspended runs, or their waiting suspend steps (approval gates).
+    #[command(after_help = "Examples:\n  \
+        switchyard resume hello-x7k2p\n  \
+        switchyard resume deploy-k2p9x --node-field-selector displayName=approve --message \"looks good\"\n\n\
+        Who resumed (and the message) is recorded on the resumed nodes.")]
+    Resume(ResumeArgs),
+
+    /// Stop runs: running steps are stopped, exit handlers still run.
+    #[command(after_help = "Examples:\n  \
+        switchyard stop hello-x7k2p\n  \
+        switchyard stop hello-x7k2p --message \"wrong branch\"\n  \
+        switchyard stop hello-x7k2p --node-field-selector templateName=poll")]
+    Stop(StopArgs),
+
+    /// Terminate runs: everything stops at once, exit handlers do not run.
+    #[command(after_help = "Examples:\n  \
+        switchyard terminate hello-x7k2p")]
+    Terminate(TerminateArgs),
+
+    /// Run a failed run again from its failed steps.
+    #[command(after_help = "Examples:\n  \
+        switchyard retry hello-x7k2p\n  \
+        switchyard retry hello-x7k2p --watch\n  \
+        switchyard retry hello-x7k2p --restart-successful --node-field-selector displayName=build\n\n\
+        Exit codes: with --watch, --wait or --log, 1 if the run ends Failed or Error.")]
+    Retry(RetryArgs),
+
+    /// Submit a new run with the spec and parameters of an earlier one.
+    #[command(after_help = "Examples:\n  \
+        switchyard resubmit hello-x7k2p\n  \
+        switchyard resubmit hello-x7k2p -p branch=hotfix --wait\n\n\
+        Exit codes: with --watch, --wait or --log, 1 if the new run ends Failed or Error.")]
+    Resubmit(ResubmitArgs),
+
+    /// Act on the nodes of a run.
+    #[command(subcommand)]
+    Node(NodeCommand),
 
     /// Check manifests without a server: parse, validate, and report every problem.
     #[command(after_help = "Examples:\n  \
@@ -120,6 +224,11 @@ pub enum Command {
     /// Supervise one workflow step in DIR (started by `switchyard up`; not for direct use).
     #[command(name = "__step", hide = true)]
     Step(StepArgs),
+
+    /// Do what the entrypoint of the image `argoproj/argosay` does (steps that run that image
+    /// without a `command` run this).
+    #[command(name = "__argosay", hide = true, disable_help_flag = true)]
+    Argosay(ArgosayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +236,17 @@ pub struct StepArgs {
     /// The step's directory, holding its `step.json`.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ArgosayArgs {
+    /// The command and its arguments, e.g. `echo hello /tmp/out`.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -169,7 +289,7 @@ pub enum OutputFormat {
     Json,
     /// The table with more columns.
     Wide,
-    /// `kind.group/name`, one per line.
+    /// Names only, one per line (`get` writes `kind.group/name`).
     Name,
 }
 
@@ -196,6 +316,10 @@ pub struct GetArgs {
     /// Show Secret values instead of `<redacted>`.
     #[arg(long)]
     pub show_secrets: bool,
+
+    /// One workflow: show only the nodes this selects (e.g. phase=Failed).
+    #[arg(long, value_name = "SELECTOR", value_parser = parse_node_selector)]
+    pub node_field_selector: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +333,411 @@ pub struct DeleteArgs {
     /// The namespace [default: default]
     #[arg(short, long, value_name = "NS")]
     pub namespace: Option<String>,
+}
+
+/// Waiting for runs after starting them; shared by `submit`, `retry` and `resubmit`.
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// Show the run's node tree live until it ends.
+    #[arg(short, long, conflicts_with = "wait")]
+    pub watch: bool,
+
+    /// Wait until the run ends, then print how it ended.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Print the run's logs as they come until it ends.
+    #[arg(long)]
+    pub log: bool,
+}
+
+impl FollowArgs {
+    pub fn any(&self) -> bool {
+        self.watch || self.wait || self.log
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Manifest files holding Workflows (a directory: its *.yaml, *.yml and *.json files), or
+    /// `-` for stdin.
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "from",
+        conflicts_with = "from"
+    )]
+    pub files: Vec<PathBuf>,
+
+    /// Submit one run of a template or cron workflow instead: KIND/NAME.
+    #[arg(long, value_name = "KIND/NAME", value_parser = parse_from)]
+    pub from: Option<String>,
+
+    /// A workflow parameter, overriding the manifest's. Repeatable.
+    #[arg(short = 'p', long = "parameter", value_name = "NAME=VALUE", value_parser = parse_parameter)]
+    pub parameters: Vec<String>,
+
+    /// Run this template instead of the spec's entrypoint.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub entrypoint: Option<String>,
+
+    /// The run's name (instead of the manifest's name or generateName).
+    #[arg(long, value_name = "NAME", conflicts_with = "generate_name")]
+    pub name: Option<String>,
+
+    /// A prefix; the run is named the prefix plus five random characters.
+    #[arg(long, value_name = "PREFIX")]
+    pub generate_name: Option<String>,
+
+    /// Labels to add to the run: KEY=VALUE, comma-separated or repeated.
+    #[arg(short = 'l', long = "labels", value_name = "KEY=VALUE", value_delimiter = ',', value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+
+    /// The namespace to run in [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Check everything and show what would be submitted, submitting nothing.
+    #[arg(long, conflicts_with_all = ["watch", "wait", "log"])]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub follow: FollowArgs,
+
+    /// Output format [default: the run's details]
+    #[arg(short, long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS", conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+
+    /// List across every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+
+    /// Only runs that have not ended.
+    #[arg(long, conflicts_with = "completed")]
+    pub running: bool,
+
+    /// Only runs that have ended.
+    #[arg(long)]
+    pub completed: bool,
+
+    /// Only runs in these phases: Pending, Running, Succeeded, Failed, Error (comma-separated).
+    #[arg(long, value_name = "PHASES", value_delimiter = ',', value_parser = crate::run::parse_phase)]
+    pub status: Vec<switchyard_engine::WorkflowPhase>,
+
+    /// Only runs whose labels match: key=value, key!=value, key, !key (comma-separated).
+    #[arg(short = 'l', long = "selector", value_name = "SELECTOR", value_parser = crate::run::LabelSelector::parse)]
+    pub selector: Option<crate::run::LabelSelector>,
+
+    /// Only runs created within this long (e.g. 30m, 2h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
+
+    /// Only runs that ended more than this long ago (e.g. 24h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older: Option<std::time::Duration>,
+
+    /// Output format [default: a table]; `name` prints bare run names.
+    #[arg(short, long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The run's name.
+    pub name: String,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Show only the nodes this selects (e.g. phase=Failed, displayName=build).
+    #[arg(long, value_name = "SELECTOR", value_parser = parse_node_selector)]
+    pub node_field_selector: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The runs' names.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The run's name.
+    pub name: String,
+
+    /// Only this step: a node id, node name or display name.
+    pub step: Option<String>,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Keep printing new lines until the steps end.
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// Print the time each line was written before it.
+    #[arg(long)]
+    pub timestamps: bool,
+
+    /// Print the lines only, without the step's name.
+    #[arg(long)]
+    pub no_prefix: bool,
+
+    /// No colors (they are used only on a terminal, and never when NO_COLOR is set).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SuspendArgs {
+    /// The runs' names.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TerminateArgs {
+    /// The runs' names.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The runs' names.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Resume only the suspend nodes this selects (e.g. displayName=approve).
+    #[arg(long, value_name = "SELECTOR", value_parser = parse_node_selector)]
+    pub node_field_selector: Option<String>,
+
+    /// A message recorded with the resume.
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The runs' names.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Stop only the nodes this selects (e.g. templateName=poll).
+    #[arg(long, value_name = "SELECTOR", value_parser = parse_node_selector)]
+    pub node_field_selector: Option<String>,
+
+    /// A message recorded on the run.
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The run's name.
+    pub name: String,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Retry only the nodes this selects (e.g. displayName=build).
+    #[arg(long, value_name = "SELECTOR", value_parser = parse_node_selector)]
+    pub node_field_selector: Option<String>,
+
+    /// Also run again the succeeded nodes that --node-field-selector selects.
+    #[arg(long, requires = "node_field_selector")]
+    pub restart_successful: bool,
+
+    #[command(flatten)]
+    pub follow: FollowArgs,
+
+    /// Output format [default: the run's details]
+    #[arg(short, long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResubmitArgs {
+    /// The earlier run's name.
+    pub name: String,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// A workflow parameter, overriding the earlier run's. Repeatable.
+    #[arg(short = 'p', long = "parameter", value_name = "NAME=VALUE", value_parser = parse_parameter)]
+    pub parameters: Vec<String>,
+
+    #[command(flatten)]
+    pub follow: FollowArgs,
+
+    /// Output format [default: the new run's details]
+    #[arg(short, long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Set output parameters or the message of a run's waiting suspend nodes.
+    #[command(after_help = "Examples:\n  \
+        switchyard node set deploy-k2p9x --node-field-selector displayName=approve \\\n      \
+        --output-parameter choice=blue --message \"picked blue\"\n  \
+        switchyard resume deploy-k2p9x --node-field-selector displayName=approve\n\n\
+        Output parameters must be declared by the suspend template with\n\
+        `valueFrom.supplied`. A value in double quotes is unquoted (`name=\"a b\"`).")]
+    Set(NodeSetArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("values")
+        .required(true)
+        .multiple(true)
+        .args(["output_parameters", "message"])
+))]
+pub struct NodeSetArgs {
+    /// The run's name.
+    pub name: String,
+
+    /// The namespace [default: default]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Which suspend nodes (e.g. displayName=approve).
+    #[arg(long, required = true, value_name = "SELECTOR", value_parser = parse_node_selector)]
+    pub node_field_selector: String,
+
+    /// An output parameter to set: NAME=VALUE. Repeatable.
+    #[arg(short = 'p', long = "output-parameter", value_name = "NAME=VALUE", value_parser = parse_output_parameter)]
+    pub output_parameters: Vec<String>,
+
+    /// A message to set on the nodes.
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
+/// `NAME=VALUE` with a non-empty name.
+pub fn parse_parameter(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some((name, _)) if !name.trim().is_empty() => Ok(text.to_owned()),
+        Some(_) => Err(format!("`{text}` has no name before `=`; write NAME=VALUE")),
+        None => Err(format!("`{text}` has no `=`; write NAME=VALUE")),
+    }
+}
+
+/// An output parameter for `node set`: `NAME=VALUE`, where a value in double quotes is
+/// unquoted as Argo does (`msg="a b"` sets `a b`).
+pub fn parse_output_parameter(text: &str) -> Result<String, String> {
+    parse_parameter(text)?;
+    let (name, value) = text.split_once('=').unwrap_or((text, ""));
+    Ok(format!("{name}={}", unquote(value)))
+}
+
+/// `"a \"b\""` → `a "b"`; anything not wholly in double quotes stays as it is.
+fn unquote(value: &str) -> String {
+    let Some(inner) = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|_| value.len() >= 2)
+    else {
+        return value.to_owned();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// `KEY=VALUE` for a label.
+pub fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("`{text}` is not a label; write KEY=VALUE")),
+    }
+}
+
+/// `--from KIND/NAME`: a WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow, in any
+/// spelling `get` takes; returned as `kind/NAME` with the kind in lower case.
+pub fn parse_from(text: &str) -> Result<String, String> {
+    use switchyard_model::Kind;
+    const EXPECTED: &str = "expected workflowtemplate/NAME (wftmpl), \
+        clusterworkflowtemplate/NAME (cwft) or cronworkflow/NAME (cwf)";
+    let Some((kind, name)) = text.split_once('/') else {
+        return Err(format!("`{text}` names no kind; {EXPECTED}"));
+    };
+    let kind = match Kind::parse(kind.trim()) {
+        Some(k @ (Kind::WorkflowTemplate | Kind::ClusterWorkflowTemplate | Kind::CronWorkflow)) => {
+            k
+        }
+        Some(other) => {
+            return Err(format!(
+                "runs cannot be submitted from a {}; {EXPECTED}",
+                other.name()
+            ));
+        }
+        None => return Err(format!("unknown kind `{kind}`; {EXPECTED}")),
+    };
+    let name = name.trim();
+    if name.is_empty() || name.contains('/') {
+        return Err(format!("`{text}` has no valid name; {EXPECTED}"));
+    }
+    Ok(format!("{}/{name}", kind.name().to_ascii_lowercase()))
+}
+
+/// A `--node-field-selector`, checked as the server will read it.
+pub fn parse_node_selector(text: &str) -> Result<String, String> {
+    switchyard_engine::NodeFilter::parse(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// A duration as Argo writes them: `30s`, `10m`, `2h`, `1h30m`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    switchyard_engine::naming::parse_duration(text)
 }
 
 #[derive(Debug, Args)]
@@ -230,5 +759,159 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("switchyard").chain(args.iter().copied()))
+            .unwrap()
+            .command
+    }
+
+    #[test]
+    fn submit_flags() {
+        let Command::Submit(a) = parse(&[
+            "submit",
+            "a.yaml",
+            "-",
+            "-p",
+            "list=a,b,c",
+            "--parameter",
+            "empty=",
+            "-l",
+            "team=a,tier=web",
+            "-l",
+            "owner=me",
+            "-w",
+            "--log",
+            "-o",
+            "wide",
+        ]) else {
+            panic!("not submit");
+        };
+        assert_eq!(a.files, [PathBuf::from("a.yaml"), PathBuf::from("-")]);
+        // Parameters are never split at commas; labels are.
+        assert_eq!(a.parameters, ["list=a,b,c", "empty="]);
+        let labels: Vec<(&str, &str)> = a
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(labels, [("team", "a"), ("tier", "web"), ("owner", "me")]);
+        assert!(a.follow.watch && a.follow.log && !a.follow.wait && a.follow.any());
+        assert_eq!(a.output, Some(OutputFormat::Wide));
+
+        let Command::Submit(a) = parse(&["submit", "--from", "WFTmpl/build"]) else {
+            panic!("not submit");
+        };
+        assert_eq!(a.from.as_deref(), Some("workflowtemplate/build"));
+        assert!(a.files.is_empty() && !a.follow.any());
+    }
+
+    #[test]
+    fn from_takes_every_spelling_of_the_three_kinds() {
+        let cases = [
+            ("workflowtemplate/a", "workflowtemplate/a"),
+            ("wftmpl/a", "workflowtemplate/a"),
+            ("WorkflowTemplate/a", "workflowtemplate/a"),
+            ("clusterworkflowtemplate/a", "clusterworkflowtemplate/a"),
+            ("cwft/a", "clusterworkflowtemplate/a"),
+            ("cronworkflow/a", "cronworkflow/a"),
+            ("cwf/a", "cronworkflow/a"),
+            ("cronwf/a", "cronworkflow/a"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_from(input).as_deref(), Ok(want), "{input}");
+        }
+        for bad in [
+            "wf/a",
+            "configmap/a",
+            "nope/a",
+            "a",
+            "wftmpl/",
+            "wftmpl/a/b",
+        ] {
+            assert!(parse_from(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn output_parameters_are_unquoted_like_argo() {
+        let cases = [
+            ("m=plain", "m=plain"),
+            ("m=\"Hello, World!\"", "m=Hello, World!"),
+            ("m=\"a \\\"b\\\" \\n\"", "m=a \"b\" \n"),
+            ("m=\"", "m=\""),
+            ("m=\"\"", "m="),
+            ("m=say \"hi\"", "m=say \"hi\""),
+            ("m=a=b", "m=a=b"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                parse_output_parameter(input).as_deref(),
+                Ok(want),
+                "{input}"
+            );
+        }
+        assert!(parse_output_parameter("novalue").is_err());
+    }
+
+    #[test]
+    fn list_and_action_flags() {
+        let Command::List(a) = parse(&[
+            "ls",
+            "-A",
+            "--status",
+            "Failed,error",
+            "-l",
+            "app=web",
+            "--since",
+            "1h30m",
+        ]) else {
+            panic!("not list");
+        };
+        assert!(a.all_namespaces);
+        assert_eq!(
+            a.status,
+            [
+                switchyard_engine::WorkflowPhase::Failed,
+                switchyard_engine::WorkflowPhase::Error
+            ]
+        );
+        assert!(a.selector.is_some());
+        assert_eq!(a.since, Some(std::time::Duration::from_secs(5400)));
+
+        let Command::Resume(a) = parse(&[
+            "resume",
+            "a",
+            "b",
+            "--node-field-selector",
+            "displayName=x,phase!=Failed",
+            "-m",
+            "ok",
+        ]) else {
+            panic!("not resume");
+        };
+        assert_eq!(a.names, ["a", "b"]);
+        assert_eq!(
+            a.node_field_selector.as_deref(),
+            Some("displayName=x,phase!=Failed")
+        );
+        assert_eq!(a.message.as_deref(), Some("ok"));
+
+        let Command::Node(NodeCommand::Set(a)) = parse(&[
+            "node",
+            "set",
+            "wf",
+            "--node-field-selector",
+            "approve",
+            "-p",
+            "x=1",
+            "-p",
+            "y=\"2\"",
+        ]) else {
+            panic!("not node set");
+        };
+        assert_eq!(a.output_parameters, ["x=1", "y=2"]);
+        assert_eq!(a.message, None);
     }
 }

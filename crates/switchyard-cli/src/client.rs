@@ -8,9 +8,17 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use switchyard_api::{APPLY_PATH, ApplyRequest, ApplyResponse, ErrorBody, ErrorCode};
+use serde_json::Value;
+use switchyard_api::{
+    APPLY_PATH, ApplyRequest, ApplyResponse, ErrorBody, ErrorCode, LogQuery, RunAction,
+    RunActionRequest, SubmitRequest, SubmitResponse, run_action_path, run_log_path, workflows_path,
+};
 
 use crate::error::CliError;
+use crate::logs::LineSplitter;
+
+/// How long one request may take, except log streams (which stay open while a run runs).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Where the token came from, for messages when the server refuses it.
 #[derive(Debug, Clone)]
@@ -51,7 +59,6 @@ impl Client {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
             .build()
             .map_err(|e| CliError::Internal(format!("cannot create an HTTP client: {e}")))?;
         Ok(Client {
@@ -81,6 +88,93 @@ impl Client {
         self.send::<(), T>(Method::DELETE, path, &[], None).await
     }
 
+    /// `POST .../namespaces/{ns}/workflows`: submit runs.
+    pub async fn submit(
+        &self,
+        namespace: &str,
+        request: &SubmitRequest,
+    ) -> Result<SubmitResponse, CliError> {
+        self.send(Method::POST, &workflows_path(namespace), &[], Some(request))
+            .await
+    }
+
+    /// `PUT .../workflows/{name}/{action}`: act on a run; the answer is the `Workflow` (for
+    /// `resubmit`, the new one).
+    pub async fn run_action(
+        &self,
+        namespace: &str,
+        name: &str,
+        action: RunAction,
+        request: &RunActionRequest,
+    ) -> Result<Value, CliError> {
+        self.send(
+            Method::PUT,
+            &run_action_path(namespace, name, action),
+            &[],
+            Some(request),
+        )
+        .await
+    }
+
+    /// `GET .../workflows/{name}/log`: the run's log as a stream of NDJSON lines. With
+    /// `follow`, the server keeps it open until the selected steps end, so no time limit
+    /// applies.
+    pub async fn run_logs(
+        &self,
+        namespace: &str,
+        name: &str,
+        query: &LogQuery,
+    ) -> Result<LineStream, CliError> {
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        if let Some(step) = &query.step {
+            pairs.push(("step", step));
+        }
+        if query.follow {
+            pairs.push(("follow", "true"));
+        }
+        let response = self
+            .request(Method::GET, &run_log_path(namespace, name), &pairs)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| self.transport_error(&e))?;
+            return Err(self.error_answer(status, &bytes));
+        }
+        Ok(LineStream {
+            response,
+            splitter: LineSplitter::default(),
+            ready: std::collections::VecDeque::new(),
+            ended: false,
+            server: self.server.clone(),
+        })
+    }
+
+    /// A request to `path` with the query (percent-encoded) and the bearer token.
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        let mut url = format!("{}{path}", self.server);
+        for (i, (key, value)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&encode_query(key));
+            url.push('=');
+            url.push_str(&encode_query(value));
+        }
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        request
+    }
+
     async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
@@ -88,18 +182,7 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&B>,
     ) -> Result<T, CliError> {
-        let mut url = format!("{}{path}", self.server);
-        for (i, (key, value)) in query.iter().enumerate() {
-            // Keys and values here are fixed ASCII words; nothing needs escaping.
-            url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(key);
-            url.push('=');
-            url.push_str(value);
-        }
-        let mut request = self.http.request(method, &url);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
+        let mut request = self.request(method, path, query).timeout(REQUEST_TIMEOUT);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -117,8 +200,13 @@ impl Client {
                 ))
             });
         }
-        let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| {
-            let text = String::from_utf8_lossy(&bytes);
+        Err(self.error_answer(status, &bytes))
+    }
+
+    /// The error for a non-2xx answer: its [`ErrorBody`], or its text when it has none.
+    fn error_answer(&self, status: StatusCode, bytes: &[u8]) -> CliError {
+        let body = serde_json::from_slice::<ErrorBody>(bytes).unwrap_or_else(|_| {
+            let text = String::from_utf8_lossy(bytes);
             let code = if status.is_server_error() {
                 ErrorCode::Internal
             } else {
@@ -126,7 +214,7 @@ impl Client {
             };
             ErrorBody::new(code, format!("{status}: {}", text.trim()))
         });
-        Err(self.refine(status, body))
+        self.refine(status, body)
     }
 
     /// Adds advice to errors whose fix is on the caller's side.
@@ -164,11 +252,18 @@ impl Client {
 
     fn transport_error(&self, err: &reqwest::Error) -> CliError {
         let reason = describe_transport_error(err);
-        if err.is_connect() || err.is_timeout() {
+        if err.is_connect() {
             CliError::Unreachable {
                 server: self.server.clone(),
                 reason,
             }
+        } else if err.is_timeout() {
+            // Connected, but no (complete) answer in time: the server is up but stuck.
+            CliError::Internal(format!(
+                "the Switchyard server at {} did not answer within {}s; see its log",
+                self.server,
+                REQUEST_TIMEOUT.as_secs()
+            ))
         } else {
             CliError::Internal(format!(
                 "the request to the Switchyard server at {} failed: {reason}",
@@ -176,6 +271,64 @@ impl Client {
             ))
         }
     }
+}
+
+/// The lines of a streaming answer, as they arrive.
+pub struct LineStream {
+    response: reqwest::Response,
+    splitter: LineSplitter,
+    ready: std::collections::VecDeque<String>,
+    ended: bool,
+    server: String,
+}
+
+impl LineStream {
+    /// The next complete line; `None` once the server ended the stream.
+    pub async fn next_line(&mut self) -> Result<Option<String>, CliError> {
+        loop {
+            if let Some(line) = self.ready.pop_front() {
+                return Ok(Some(line));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            let chunk = self.response.chunk().await.map_err(|e| {
+                CliError::Internal(format!(
+                    "the log stream from the Switchyard server at {} broke: {}",
+                    self.server,
+                    describe_transport_error(&e)
+                ))
+            })?;
+            match chunk {
+                Some(bytes) => {
+                    let lines = self.splitter.push(&bytes).map_err(|e| {
+                        CliError::Internal(format!(
+                            "the server at {} sent a broken log stream: {e}",
+                            self.server
+                        ))
+                    })?;
+                    self.ready.extend(lines);
+                }
+                None => {
+                    self.ended = true;
+                    self.ready.extend(self.splitter.finish());
+                }
+            }
+        }
+    }
+}
+
+/// Percent-encodes a query key or value: everything but RFC 3986 unreserved characters.
+fn encode_query(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The most useful words for a transport failure: the I/O error at the bottom of the chain
@@ -204,5 +357,17 @@ fn describe_io(err: &io::Error) -> String {
         io::ErrorKind::HostUnreachable => "host unreachable".to_owned(),
         io::ErrorKind::NetworkUnreachable => "network unreachable".to_owned(),
         _ => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(encode_query("build(0:a b)"), "build%280%3Aa%20b%29");
+        assert_eq!(encode_query("x&y=z/é"), "x%26y%3Dz%2F%C3%A9");
+        assert_eq!(encode_query("plain-name_1.2~"), "plain-name_1.2~");
     }
 }

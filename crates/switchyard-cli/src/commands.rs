@@ -10,10 +10,13 @@ use switchyard_model::{DEFAULT_NAMESPACE, Diagnostic, Kind};
 use switchyard_server::ServerConfig;
 use switchyard_server::config::ADMIN_TOKEN_FILE;
 
-use crate::cli::{ApplyArgs, Cli, Command, DeleteArgs, GetArgs, LintArgs, OutputFormat, UpArgs};
+use crate::cli::{
+    ApplyArgs, Cli, Command, DeleteArgs, GetArgs, LintArgs, NodeCommand, OutputFormat, UpArgs,
+};
 use crate::client::{Client, TokenSource};
 use crate::error::CliError;
 use crate::output::{self, counted};
+use crate::workflows;
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let Cli {
@@ -52,11 +55,63 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let client = connect(&server, token, data_dir.as_deref())?;
             runtime()?.block_on(delete(&client, &args))
         }
+        Command::Submit(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::submit(&client, args))
+        }
+        Command::List(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::list(&client, args))
+        }
+        Command::Watch(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::watch(&client, args))
+        }
+        Command::Wait(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::wait(&client, args))
+        }
+        Command::Logs(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::logs(&client, args))
+        }
+        Command::Suspend(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::suspend(&client, args))
+        }
+        Command::Resume(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::resume(&client, args))
+        }
+        Command::Stop(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::stop(&client, args))
+        }
+        Command::Terminate(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::terminate(&client, args))
+        }
+        Command::Retry(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::retry(&client, args))
+        }
+        Command::Resubmit(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::resubmit(&client, args))
+        }
+        Command::Node(NodeCommand::Set(args)) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(workflows::node_set(&client, args))
+        }
         // `main` runs the step supervisor before logging starts; it never gets here.
         Command::Step(args) => Err(CliError::Usage(format!(
             "`__step {}` is run by `switchyard up` for each workflow step",
             args.dir.display()
         ))),
+        // `main` runs argosay before logging starts, as it does `__step`.
+        Command::Argosay(_) => Err(CliError::Usage(
+            "`__argosay` is run by workflow steps that use the image `argoproj/argosay`".into(),
+        )),
     }
 }
 
@@ -131,7 +186,7 @@ fn parse_kind(input: &str) -> Result<Kind, CliError> {
     })
 }
 
-fn print_diagnostics(diagnostics: &[Diagnostic]) {
+pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
     let mut err = std::io::stderr().lock();
     for d in diagnostics {
         let _ = writeln!(err, "{d}");
@@ -150,7 +205,7 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
         })
 }
 
-fn read_local(files: &[PathBuf], limits: &Limits) -> Result<Vec<Source>, CliError> {
+pub(crate) fn read_local(files: &[PathBuf], limits: &Limits) -> Result<Vec<Source>, CliError> {
     read_sources(files, limits).map_err(|diagnostics| {
         print_diagnostics(&diagnostics);
         CliError::Reported(format!(
@@ -195,6 +250,35 @@ async fn get(client: &Client, args: GetArgs) -> Result<(), CliError> {
     let kind = parse_kind(&args.kind)?;
     let namespace = args.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
     let format = args.output;
+    if args.node_field_selector.is_some() && (kind != Kind::Workflow || args.name.is_none()) {
+        return Err(CliError::Usage(
+            "--node-field-selector applies to one workflow: `get workflow NAME --node-field-selector ...`"
+                .to_owned(),
+        ));
+    }
+    if kind == Kind::Workflow && matches!(format, None | Some(OutputFormat::Wide)) {
+        let wide = format == Some(OutputFormat::Wide);
+        return match &args.name {
+            Some(_) if args.all_namespaces => Err(CliError::Usage(
+                "a single object cannot be fetched across all namespaces; drop -A (use -n NS)"
+                    .to_owned(),
+            )),
+            Some(name) => {
+                workflows::get_view(
+                    client,
+                    namespace,
+                    name,
+                    wide,
+                    args.node_field_selector.as_deref(),
+                )
+                .await
+            }
+            None => {
+                workflows::get_table(client, (!args.all_namespaces).then_some(namespace), wide)
+                    .await
+            }
+        };
+    }
     let now = chrono::Utc::now();
     let text = match &args.name {
         Some(name) => {

@@ -15,6 +15,9 @@ pub enum CliError {
     /// Problems were already printed, one per line; this is the summary (exit 1).
     #[error("{0}")]
     Reported(String),
+    /// A run that was waited on ended Failed or Error; the message names it (exit 1).
+    #[error("{0}")]
+    RunFailed(String),
     /// The server answered with an error body.
     #[error("{}", body.message)]
     Server { status: u16, body: ErrorBody },
@@ -32,7 +35,7 @@ impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             CliError::Usage(_) => 2,
-            CliError::Rejected(_) | CliError::Reported(_) => 1,
+            CliError::Rejected(_) | CliError::Reported(_) | CliError::RunFailed(_) => 1,
             CliError::Server { status, .. } if *status < 500 => 1,
             CliError::Server { .. } | CliError::Unreachable { .. } | CliError::Internal(_) => 3,
         })
@@ -54,6 +57,7 @@ mod tests {
             (CliError::Usage("u".into()), 2),
             (CliError::Rejected("r".into()), 1),
             (CliError::Reported("r".into()), 1),
+            (CliError::RunFailed("workflow x ended Failed".into()), 1),
             (server(404), 1),
             (server(422), 1),
             (server(500), 3),

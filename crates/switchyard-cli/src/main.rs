@@ -1,5 +1,7 @@
 //! `switchyard`: runs the platform (`up`) and talks to it over HTTP (`apply`, `get`,
-//! `delete`), or checks manifests offline (`lint`).
+//! `delete`, and the workflow-run commands `submit`, `list`, `watch`, `wait`, `logs`,
+//! `suspend`, `resume`, `stop`, `terminate`, `retry`, `resubmit`, `node set`), or checks
+//! manifests offline (`lint`).
 //!
 //! Data goes to stdout; messages, warnings and errors to stderr. Exit codes: 0 success,
 //! 1 rejected input or request, 2 usage, 3 server unreachable or failed.
@@ -10,7 +12,11 @@ mod cli;
 mod client;
 mod commands;
 mod error;
+mod logs;
 mod output;
+mod run;
+mod view;
+mod workflows;
 
 use std::process::ExitCode;
 
@@ -22,6 +28,10 @@ use crate::error::CliError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Argosay(args) = &cli.command {
+        let code = switchyard_executor::argosay_main(args.args.clone());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     if let Command::Step(args) = &cli.command {
         // Before anything else: the step supervisor must still be single-threaded when it
         // creates its namespaces, and it writes its own log.

@@ -516,3 +516,757 @@ fn end_to_end_apply_get_delete() {
         .find(|l| l["message"] == format!("listening on http://{addr}"));
     assert!(listening.is_some(), "no JSON `listening` line in\n{log}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Workflow runs: usage errors caught before any request, and the client's side of the wire
+// contract against a scripted stand-in for the server.
+
+#[test]
+fn run_commands_have_help_with_examples() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(switchyard(home.path()).arg("--help"));
+    for command in [
+        "  submit ",
+        "  list ",
+        "  watch ",
+        "  wait ",
+        "  logs ",
+        "  suspend ",
+        "  resume ",
+        "  stop ",
+        "  terminate ",
+        "  retry ",
+        "  resubmit ",
+        "  node ",
+    ] {
+        assert!(
+            out.stdout.contains(command),
+            "missing {command:?} in\n{}",
+            out.stdout
+        );
+    }
+    for command in [
+        &["submit"][..],
+        &["list"],
+        &["ls"],
+        &["watch"],
+        &["wait"],
+        &["logs"],
+        &["suspend"],
+        &["resume"],
+        &["stop"],
+        &["terminate"],
+        &["retry"],
+        &["resubmit"],
+        &["node", "set"],
+    ] {
+        let out = run(switchyard(home.path()).args(command).arg("--help"));
+        assert_eq!(out.code, 0, "{command:?}");
+        assert!(
+            out.stdout.contains("Examples:\n  switchyard "),
+            "{command:?}:\n{}",
+            out.stdout
+        );
+    }
+    let out = run(switchyard(home.path()).args(["submit", "--help"]));
+    assert!(
+        out.stdout.contains("exits 1 if any ended Failed or Error"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn run_commands_reject_bad_usage_before_any_request() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("wf.yaml"), "kind: Workflow\n").unwrap();
+    // No server listens here: each case must fail before connecting.
+    let server = format!("http://127.0.0.1:{}", free_port());
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["submit", "wf.yaml", "-p", "verbose"],
+            "`verbose` has no `=`; write NAME=VALUE",
+        ),
+        (
+            &["submit", "wf.yaml", "-p", "=x"],
+            "`=x` has no name before `=`; write NAME=VALUE",
+        ),
+        (
+            &["submit", "--from", "pods/x"],
+            "unknown kind `pods`; expected workflowtemplate/NAME (wftmpl), clusterworkflowtemplate/NAME (cwft) or cronworkflow/NAME (cwf)",
+        ),
+        (
+            &["submit", "--from", "sensor/x"],
+            "runs cannot be submitted from a Sensor",
+        ),
+        (&["submit", "--from", "wftmpl"], "`wftmpl` names no kind"),
+        (
+            &["submit", "--from", "wftmpl/"],
+            "`wftmpl/` has no valid name",
+        ),
+        (
+            &["submit"],
+            "the following required arguments were not provided",
+        ),
+        (
+            &["submit", "wf.yaml", "--from", "wftmpl/x"],
+            "cannot be used with",
+        ),
+        (
+            &["submit", "wf.yaml", "--dry-run", "--watch"],
+            "cannot be used with",
+        ),
+        (
+            &["submit", "wf.yaml", "--watch", "--wait"],
+            "cannot be used with",
+        ),
+        (
+            &["submit", "wf.yaml", "--name", "a", "--generate-name", "b-"],
+            "cannot be used with",
+        ),
+        (
+            &["submit", "wf.yaml", "-l", "team"],
+            "`team` is not a label; write KEY=VALUE",
+        ),
+        (
+            &["list", "--status", "Running,Done"],
+            "unknown status `Done`",
+        ),
+        (&["list", "-l", "=x"], "has no valid key"),
+        (&["list", "--running", "--completed"], "cannot be used with"),
+        (
+            &["list", "--since", "yesterday"],
+            "unable to parse `yesterday` as a duration",
+        ),
+        (
+            &["retry", "x", "--restart-successful"],
+            "--node-field-selector",
+        ),
+        (
+            &["resume", "x", "--node-field-selector", "colour=blue"],
+            "unknown field `colour`",
+        ),
+        (
+            &["node", "set", "x", "--node-field-selector", "displayName=a"],
+            "the following required arguments were not provided",
+        ),
+        (
+            &["node", "set", "x", "--message", "m"],
+            "--node-field-selector",
+        ),
+        (
+            &[
+                "node",
+                "set",
+                "x",
+                "--node-field-selector",
+                "displayName=a",
+                "-p",
+                "x",
+            ],
+            "`x` has no `=`",
+        ),
+        (
+            &["get", "sensors", "--node-field-selector", "phase=Failed"],
+            "--node-field-selector applies to one workflow",
+        ),
+        (
+            &["suspend"],
+            "the following required arguments were not provided",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = run(switchyard(home.path())
+            .args(*args)
+            .args(["--server", &server]));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(needle),
+            "{args:?}: want {needle:?} in\n{}",
+            out.stderr
+        );
+        assert_eq!(out.stdout, "", "{args:?}");
+    }
+    // A file that cannot be read is reported before any request too.
+    let out = run(switchyard(home.path()).args(["submit", "missing.yaml", "--server", &server]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("missing.yaml: error: cannot read"),
+        "{}",
+        out.stderr
+    );
+    // And an unreachable server is exit 3.
+    let out = run(switchyard(home.path()).args(["list", "--server", &server]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot reach the Switchyard server"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// One request the stand-in server received.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    target: String,
+    body: String,
+}
+
+/// What the stand-in answers: status and body.
+type Answer = (u16, String);
+
+/// A scripted HTTP server on a free port. `answer` gets each request and how many earlier
+/// requests had the same method and target. Every answer closes the connection.
+struct Stub {
+    addr: SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl Stub {
+    fn start(answer: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Stub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Seen>::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(request) = read_request(&mut stream) else {
+                    continue;
+                };
+                let earlier = {
+                    let mut log = log.lock().unwrap();
+                    let n = log
+                        .iter()
+                        .filter(|s| s.method == request.method && s.target == request.target)
+                        .count();
+                    log.push(request.clone());
+                    n
+                };
+                let (status, body) = answer(&request, earlier);
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(body.as_bytes());
+            }
+        });
+        Stub { addr, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<Seen> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut buffer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buffer.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        buffer.push(byte[0]);
+    }
+    let head = String::from_utf8(buffer).ok()?;
+    let mut lines = head.lines();
+    let mut first = lines.next()?.split(' ');
+    let (method, target) = (first.next()?.to_owned(), first.next()?.to_owned());
+    let length = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    Some(Seen {
+        method,
+        target,
+        body: String::from_utf8(body).ok()?,
+    })
+}
+
+fn workflow_object(name: &str, status: Value) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name, "namespace": "default", "uid": "u",
+                     "creationTimestamp": "2026-06-01T11:00:00Z"},
+        "spec": {"entrypoint": "main"},
+        "status": status
+    })
+}
+
+fn running_status() -> Value {
+    json!({
+        "phase": "Running", "progress": "0/1", "startedAt": "2026-06-01T11:00:00Z",
+        "nodes": {
+            "hello-abcde": {"id": "hello-abcde", "name": "hello-abcde", "displayName": "hello-abcde",
+                            "type": "Steps", "phase": "Running", "templateName": "main",
+                            "startedAt": "2026-06-01T11:00:00Z", "children": ["hello-abcde-1"]},
+            "hello-abcde-1": {"id": "hello-abcde-1", "name": "hello-abcde[0].build", "displayName": "build",
+                              "type": "Pod", "phase": "Running", "templateName": "make",
+                              "boundaryID": "hello-abcde", "startedAt": "2026-06-01T11:00:01Z"}
+        }
+    })
+}
+
+fn failed_status() -> Value {
+    let mut status = running_status();
+    status["phase"] = json!("Failed");
+    status["message"] = json!("boom");
+    status["progress"] = json!("1/1");
+    status["finishedAt"] = json!("2026-06-01T11:00:09Z");
+    status["nodes"]["hello-abcde"]["phase"] = json!("Failed");
+    status["nodes"]["hello-abcde-1"]["phase"] = json!("Failed");
+    status["nodes"]["hello-abcde-1"]["message"] = json!("exit code 2");
+    status["nodes"]["hello-abcde-1"]["finishedAt"] = json!("2026-06-01T11:00:09Z");
+    status
+}
+
+#[test]
+fn submit_sends_the_contract_and_wait_exits_1_on_failure() {
+    let stub = Stub::start(|seen, earlier| {
+        match (seen.method.as_str(), seen.target.as_str()) {
+            ("POST", "/api/v1/namespaces/team-a/workflows") => (
+                200,
+                json!({"items": [workflow_object("hello-abcde", json!(null))],
+                       "diagnostics": [{"severity": "warning", "message": "unused", "path": "spec.x"}]})
+                .to_string(),
+            ),
+            ("GET", "/api/v1/namespaces/team-a/workflows/hello-abcde") => {
+                let status = if earlier == 0 { running_status() } else { failed_status() };
+                (200, workflow_object("hello-abcde", status).to_string())
+            }
+            _ => (404, json!({"message": "no route", "code": "not_found", "type": "invalid_request"}).to_string()),
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("wf.yaml"), "kind: Workflow\n").unwrap();
+    let out = run(switchyard(home.path()).args([
+        "submit",
+        "wf.yaml",
+        "-n",
+        "team-a",
+        "-p",
+        "greeting=hi there",
+        "--parameter",
+        "n=1",
+        "-l",
+        "team=a,tier=web",
+        "--entrypoint",
+        "main",
+        "--generate-name",
+        "hello-",
+        "--wait",
+        "--server",
+        &stub.url(),
+    ]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stdout.starts_with("Name:                hello-abcde\nNamespace:           default\nStatus:              Pending\n"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .ends_with("\nhello-abcde Failed at 2026-06-01T11:00:09Z\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stderr,
+        "warning: spec.x: unused\nerror: workflow hello-abcde ended Failed: boom\n"
+    );
+    let seen = stub.seen();
+    let post = &seen[0];
+    assert_eq!(
+        (post.method.as_str(), post.target.as_str()),
+        ("POST", "/api/v1/namespaces/team-a/workflows")
+    );
+    let body: Value = serde_json::from_str(&post.body).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "source": {"name": "wf.yaml", "content": "kind: Workflow\n"},
+            "parameters": ["greeting=hi there", "n=1"],
+            "entrypoint": "main",
+            "generateName": "hello-",
+            "labels": {"team": "a", "tier": "web"}
+        })
+    );
+}
+
+#[test]
+fn submit_prints_server_diagnostics_like_apply() {
+    let stub = Stub::start(|_, _| {
+        (
+            422,
+            json!({"message": "1 error in the manifests; nothing was submitted", "code": "invalid_manifest",
+                   "type": "invalid_request",
+                   "diagnostics": [{"severity": "error", "message": "template `mian` not found",
+                                    "file": "wf.yaml", "line": 4, "column": 15, "path": "spec.entrypoint"}]})
+            .to_string(),
+        )
+    });
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("wf.yaml"), "kind: Workflow\n").unwrap();
+    let out = run(switchyard(home.path()).args(["submit", "wf.yaml", "--server", &stub.url()]));
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (
+            1,
+            "",
+            "wf.yaml:4:15: error: spec.entrypoint: template `mian` not found\n\
+             error: 1 error in the manifests; nothing was submitted\n"
+        )
+    );
+}
+
+#[test]
+fn several_files_are_all_checked_before_any_is_submitted() {
+    let stub = Stub::start(|seen, _| {
+        let body: Value = serde_json::from_str(&seen.body).unwrap();
+        if body["source"]["name"] == "b.yaml" {
+            return (
+                422,
+                json!({"message": "bad", "code": "invalid_manifest", "type": "invalid_request"})
+                    .to_string(),
+            );
+        }
+        (
+            200,
+            json!({"items": [workflow_object("a", json!(null))], "dryRun": body["dryRun"]})
+                .to_string(),
+        )
+    });
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("a.yaml"), "kind: Workflow\n").unwrap();
+    std::fs::write(home.path().join("b.yaml"), "kind: Workflow\n").unwrap();
+    let out =
+        run(switchyard(home.path()).args(["submit", "a.yaml", "b.yaml", "--server", &stub.url()]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let bodies: Vec<Value> = stub
+        .seen()
+        .iter()
+        .map(|s| serde_json::from_str(&s.body).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    assert!(
+        bodies.iter().all(|b| b["dryRun"] == json!(true)),
+        "{bodies:?}"
+    );
+}
+
+#[test]
+fn actions_put_to_their_urls_and_confirm() {
+    let stub = Stub::start(|seen, _| {
+        if seen.target.ends_with("/resubmit") {
+            return (200, workflow_object("hello-fresh", json!(null)).to_string());
+        }
+        (
+            200,
+            workflow_object("hello-abcde", running_status()).to_string(),
+        )
+    });
+    let home = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str, &str, Value)] = &[
+        (
+            &["suspend", "hello-abcde"],
+            "workflow hello-abcde suspended\n",
+            "suspend",
+            json!({}),
+        ),
+        (
+            &[
+                "resume",
+                "hello-abcde",
+                "--node-field-selector",
+                "displayName=approve",
+                "--message",
+                "ok",
+            ],
+            "workflow hello-abcde resumed\n",
+            "resume",
+            json!({"nodeFieldSelector": "displayName=approve", "message": "ok"}),
+        ),
+        (
+            &["stop", "hello-abcde", "--message", "wrong branch"],
+            "workflow hello-abcde stopped\n",
+            "stop",
+            json!({"message": "wrong branch"}),
+        ),
+        (
+            &["terminate", "hello-abcde"],
+            "workflow hello-abcde terminated\n",
+            "terminate",
+            json!({}),
+        ),
+        (
+            &[
+                "node",
+                "set",
+                "hello-abcde",
+                "--node-field-selector",
+                "displayName=approve",
+                "--output-parameter",
+                "choice=\"blue green\"",
+                "-m",
+                "picked",
+            ],
+            "workflow hello-abcde values set\n",
+            "set",
+            json!({"nodeFieldSelector": "displayName=approve", "message": "picked", "parameters": ["choice=blue green"]}),
+        ),
+        (
+            &[
+                "retry",
+                "hello-abcde",
+                "--node-field-selector",
+                "displayName=build",
+                "--restart-successful",
+                "-o",
+                "name",
+            ],
+            "hello-abcde\n",
+            "retry",
+            json!({"nodeFieldSelector": "displayName=build", "restartSuccessful": true}),
+        ),
+        (
+            &["resubmit", "hello-abcde", "-p", "a=b", "-o", "name"],
+            "hello-fresh\n",
+            "resubmit",
+            json!({"parameters": ["a=b"]}),
+        ),
+    ];
+    for (i, (args, stdout, action, body)) in cases.iter().enumerate() {
+        let out = run(switchyard(home.path())
+            .args(*args)
+            .args(["--server", &stub.url()]));
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, *stdout, ""),
+            "{args:?}"
+        );
+        let seen = &stub.seen()[i];
+        assert_eq!(seen.method, "PUT", "{args:?}");
+        assert_eq!(
+            seen.target,
+            format!("/api/v1/namespaces/default/workflows/hello-abcde/{action}")
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&seen.body).unwrap(),
+            *body,
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn logs_stream_with_step_prefixes() {
+    let stub = Stub::start(|seen, _| {
+        if seen
+            .target
+            .starts_with("/api/v1/namespaces/default/workflows/hello-abcde/log")
+        {
+            let line = |stream: &str, text: &str| {
+                json!({"nodeId": "hello-abcde-1", "nodeName": "hello-abcde[0].build",
+                       "time": "2026-06-01T11:00:02.000000001Z", "stream": stream, "text": text})
+                .to_string()
+            };
+            let body = format!(
+                "{}\n{}\nnot json\n{}",
+                line("stdout", "compiling"),
+                line("stderr", "warning: slow"),
+                line("system", "stopped: timeout")
+            );
+            return (200, body);
+        }
+        (
+            200,
+            workflow_object("hello-abcde", running_status()).to_string(),
+        )
+    });
+    let home = tempfile::tempdir().unwrap();
+    let out = run(switchyard(home.path()).args([
+        "logs",
+        "hello-abcde",
+        "build",
+        "--server",
+        &stub.url(),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "build: compiling\nbuild: warning: slow\nbuild: [stopped: timeout]\n"
+    );
+    assert!(
+        out.stderr
+            .starts_with("warning: skipping log lines this CLI cannot read"),
+        "{}",
+        out.stderr
+    );
+    let seen = stub.seen();
+    assert_eq!(
+        seen[1].target,
+        "/api/v1/namespaces/default/workflows/hello-abcde/log?step=build"
+    );
+
+    let out = run(switchyard(home.path()).args([
+        "logs",
+        "hello-abcde",
+        "hello-abcde[0].build",
+        "-f",
+        "--no-prefix",
+        "--timestamps",
+        "--server",
+        &stub.url(),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("2026-06-01T11:00:02.000000001Z compiling\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        stub.seen().last().unwrap().target,
+        "/api/v1/namespaces/default/workflows/hello-abcde/log?step=hello-abcde%5B0%5D.build&follow=true"
+    );
+
+    let out = run(switchyard(home.path()).args([
+        "logs",
+        "hello-abcde",
+        "deploy",
+        "--server",
+        &stub.url(),
+    ]));
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: workflow hello-abcde has no step `deploy` (give a node id, node name or display name; \
+         `switchyard get workflow hello-abcde` lists them)\n"
+    );
+}
+
+#[test]
+fn list_and_get_show_argo_views() {
+    let stub = Stub::start(|seen, _| {
+        if seen.target == "/api/v1/namespaces/default/workflows" {
+            let mut old = workflow_object("old-one", failed_status());
+            old["metadata"]["creationTimestamp"] = json!("2026-05-01T00:00:00Z");
+            let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+                old, workflow_object("hello-abcde", running_status())
+            ]});
+            return (200, list.to_string());
+        }
+        (
+            200,
+            workflow_object("hello-abcde", failed_status()).to_string(),
+        )
+    });
+    let home = tempfile::tempdir().unwrap();
+    let out = run(switchyard(home.path()).args(["list", "--server", &stub.url()]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "STATUS", "AGE", "DURATION", "PROGRESS", "MESSAGE"]
+    );
+    assert!(
+        lines[1].starts_with("hello-abcde   Running "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines[2].starts_with("old-one       Failed "),
+        "{}",
+        out.stdout
+    );
+    assert!(lines[2].ends_with("1/1        boom"), "{}", out.stdout);
+
+    let out = run(switchyard(home.path()).args([
+        "ls",
+        "--status",
+        "failed",
+        "-o",
+        "name",
+        "--server",
+        &stub.url(),
+    ]));
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "old-one\n"),
+        "{}",
+        out.stderr
+    );
+    let out = run(switchyard(home.path()).args([
+        "list",
+        "--status",
+        "Succeeded",
+        "--server",
+        &stub.url(),
+    ]));
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        ("", "No workflows found in default namespace.\n")
+    );
+
+    let out = run(switchyard(home.path()).args(["get", "wf", "--server", &stub.url()]));
+    assert!(
+        out.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("NAME          STATUS"),
+        "{}",
+        out.stdout
+    );
+
+    let out = run(switchyard(home.path()).args([
+        "get",
+        "workflow",
+        "hello-abcde",
+        "--server",
+        &stub.url(),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("Name:                hello-abcde\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("\nStatus:              Failed\nMessage:             boom\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.ends_with(
+            "\nSTEP            TEMPLATE  ID             DURATION  MESSAGE\n \
+             ✖ hello-abcde  main\n \
+             └─✖ build      make      hello-abcde-1  8s        exit code 2\n"
+        ),
+        "{}",
+        out.stdout
+    );
+
+    // `watch` on a run that already ended prints it once and exits 1.
+    let out = run(switchyard(home.path()).args(["watch", "hello-abcde", "--server", &stub.url()]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.starts_with("Name:                hello-abcde\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stderr,
+        "error: workflow hello-abcde ended Failed: boom\n"
+    );
+}

@@ -1026,12 +1026,18 @@ impl<'a> Op<'a> {
         };
         let built = stepspec::build(stepspec::Request {
             step_id,
-            run: &self.st.name,
+            // The uid, when the shell gave one: a run deleted and submitted again under the
+            // same name must never find the old run's step directories.
+            run: if self.st.uid.is_empty() {
+                &self.st.name
+            } else {
+                &self.st.uid
+            },
             template: body,
             container,
             inputs,
             timeout,
-            config_maps: &self.st.library.config_maps,
+            library: &self.st.library,
         })?;
         if let Some(n) = self.node_mut(id) {
             n.deadline = deadline;

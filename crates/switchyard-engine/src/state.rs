@@ -272,9 +272,10 @@ pub struct RunStatus {
     pub nodes: BTreeMap<NodeId, Node>,
 }
 
-/// Specs of the (Cluster)WorkflowTemplates a run refers to, and the ConfigMap data it reads,
-/// copied when the run is submitted so that a later change to them does not change a run in
-/// flight (and a restart replays the same run).
+/// Specs of the (Cluster)WorkflowTemplates a run refers to, the ConfigMap data it reads, and
+/// the host commands that stand in for image entrypoints, copied when the run is submitted so
+/// that a later change to them does not change a run in flight (and a restart replays the
+/// same run).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Library {
@@ -287,6 +288,61 @@ pub struct Library {
     /// `ConfigMap` data of the run's namespace, by ConfigMap name (for `configMapKeyRef`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
+    /// Host commands that stand in for image entrypoints, by image reference
+    /// (`argoproj/argosay`, `argoproj/argosay:v2`): a container without a `command` runs the
+    /// command of its image followed by its `args`, as Kubernetes runs an image's entrypoint.
+    /// See [`Library::image_entrypoint`] for how an image finds its entry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_entrypoints: BTreeMap<String, Vec<String>>,
+}
+
+impl Library {
+    /// The host command standing in for the entrypoint of `image`, from
+    /// [`Library::image_entrypoints`]: an entry for exactly `image` first; then one naming the
+    /// same repository and tag or digest, Docker Hub's `docker.io/` and `library/` prefixes
+    /// aside (`docker.io/library/alpine:3` is `alpine:3`); then an entry without a tag or
+    /// digest for the image's repository (`argoproj/argosay` serves `argoproj/argosay:v2`).
+    pub fn image_entrypoint(&self, image: &str) -> Option<&[String]> {
+        if let Some(command) = self.image_entrypoints.get(image) {
+            return Some(command);
+        }
+        let (repository, version) = image_parts(image);
+        let mut untagged = None;
+        for (key, command) in &self.image_entrypoints {
+            let (key_repository, key_version) = image_parts(key);
+            if key_repository != repository {
+                continue;
+            }
+            if key_version == version {
+                return Some(command);
+            }
+            if key_version.is_empty() && untagged.is_none() {
+                untagged = Some(command.as_slice());
+            }
+        }
+        untagged
+    }
+}
+
+/// An image reference split into its repository, without Docker Hub's `docker.io/` (or
+/// `index.docker.io/`) and `library/` prefixes, and the rest: its `:tag`, `@digest`, both, or
+/// nothing.
+fn image_parts(image: &str) -> (&str, &str) {
+    let image = image.trim();
+    let name_end = image.find('@').unwrap_or(image.len());
+    // A `:` after the last `/` starts the tag; one before it belongs to a registry's port.
+    let last_slash = image[..name_end].rfind('/').map_or(0, |i| i + 1);
+    let repository_end = image[last_slash..name_end]
+        .find(':')
+        .map_or(name_end, |i| last_slash + i);
+    let mut repository = &image[..repository_end];
+    for registry in ["docker.io/", "index.docker.io/"] {
+        if let Some(rest) = repository.strip_prefix(registry) {
+            repository = rest;
+        }
+    }
+    let repository = repository.strip_prefix("library/").unwrap_or(repository);
+    (repository, &image[repository_end..])
 }
 
 /// A reference from a run to something the [`Library`] must hold.
@@ -394,5 +450,74 @@ impl RunState {
     /// The root node (named after the workflow), once it exists.
     pub fn root(&self) -> Option<&Node> {
         self.status.nodes.get(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_find_their_entrypoint_exactly_then_by_repository() {
+        let library = Library {
+            image_entrypoints: [
+                ("argoproj/argosay", "say"),
+                ("argoproj/argosay:v1", "cowsay"),
+                ("docker.io/library/alpine:3.19", "busybox-3.19"),
+                ("localhost:5000/tools", "local-tools"),
+                ("ghcr.io/org/tool@sha256:abc", "pinned"),
+                ("python:3.12", "exact-python"),
+            ]
+            .into_iter()
+            .map(|(image, command)| (image.to_string(), vec![command.to_string()]))
+            .collect(),
+            ..Library::default()
+        };
+        let cases = [
+            ("argoproj/argosay:v2", Some("say")),
+            ("argoproj/argosay", Some("say")),
+            ("argoproj/argosay:v1", Some("cowsay")),
+            ("docker.io/argoproj/argosay:v1", Some("cowsay")),
+            ("index.docker.io/argoproj/argosay@sha256:0123", Some("say")),
+            ("alpine:3.19", Some("busybox-3.19")),
+            ("library/alpine:3.19", Some("busybox-3.19")),
+            ("alpine:3.20", None),
+            ("alpine", None),
+            ("localhost:5000/tools:1.0", Some("local-tools")),
+            ("localhost:5001/tools:1.0", None),
+            ("tools", None),
+            ("ghcr.io/org/tool@sha256:abc", Some("pinned")),
+            ("ghcr.io/org/tool@sha256:def", None),
+            ("ghcr.io/org/tool", None),
+            ("python:3.12", Some("exact-python")),
+            ("python", None),
+            ("other/argosay:v2", None),
+        ];
+        for (image, want) in cases {
+            assert_eq!(
+                library
+                    .image_entrypoint(image)
+                    .map(|c| c.concat())
+                    .as_deref(),
+                want,
+                "{image}"
+            );
+        }
+    }
+
+    #[test]
+    fn image_entrypoints_are_left_out_of_the_json_when_empty() {
+        let json = serde_json::to_value(Library::default()).unwrap();
+        assert_eq!(json, serde_json::json!({}));
+        let mut library = Library::default();
+        library
+            .image_entrypoints
+            .insert("argoproj/argosay".into(), vec!["say".into()]);
+        let json = serde_json::to_value(&library).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"imageEntrypoints": {"argoproj/argosay": ["say"]}})
+        );
+        assert_eq!(serde_json::from_value::<Library>(json).unwrap(), library);
     }
 }

@@ -21,7 +21,8 @@ pub struct StepSpec {
     /// Unique and stable for this attempt of this node (the engine's node id); used to name
     /// the step's scratch directory so a re-attach finds it.
     pub id: String,
-    /// The run (workflow) this step belongs to, for logs and directory layout.
+    /// The run this step belongs to, for directory layout: its uid (unique per incarnation of
+    /// a run name), or its name when the run has no uid.
     pub run: String,
     /// The container image the manifest names; recorded, not pulled.
     pub image: Option<String>,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use switchyard_model::workflow::{Container, Inputs, Template};
 
 use crate::naming::{expand_k8s_vars, input_env_name};
-use crate::state::SecretEnvRef;
+use crate::state::{Library, SecretEnvRef};
 use crate::step::{OutputCapture, StepSpec};
 
 /// What [`build`] needs.
@@ -27,7 +27,9 @@ pub(crate) struct Request<'a> {
     pub container: &'a Container,
     pub inputs: &'a Inputs,
     pub timeout: Option<Duration>,
-    pub config_maps: &'a BTreeMap<String, BTreeMap<String, String>>,
+    /// The run's library: ConfigMap data, and the host commands that stand in for image
+    /// entrypoints.
+    pub library: &'a Library,
 }
 
 /// A step and the Secret-backed variables the shell must add to its environment.
@@ -59,13 +61,13 @@ impl Env {
 pub(crate) fn build(r: Request<'_>) -> Result<Built, String> {
     let name = crate::exec::template_label(r.template.name());
     let c = r.container;
-    if c.command.is_empty() {
-        return Err(format!(
-            "{name}: the container has no `command`; the local executor runs the command \
-             directly and cannot use the entrypoint of image `{}`",
-            c.image.as_deref().unwrap_or("")
-        ));
-    }
+    // Kubernetes: without a `command` the image's entrypoint runs, followed by `args`. The
+    // stand-in's words are the image's, not the manifest's: no `$(VAR)` expansion in them.
+    let entrypoint = if c.command.is_empty() {
+        Some(image_entrypoint(r.library, c.image.as_deref()).map_err(|e| format!("{name}: {e}"))?)
+    } else {
+        None
+    };
     let mut env = Env::default();
     let mut secret_env = Vec::new();
     for p in &r.inputs.parameters {
@@ -76,7 +78,7 @@ pub(crate) fn build(r: Request<'_>) -> Result<Built, String> {
     for from in &c.env_from {
         let prefix = from.prefix.clone().unwrap_or_default();
         if let Some(cm) = &from.config_map_ref {
-            match r.config_maps.get(&cm.name) {
+            match r.library.config_maps.get(&cm.name) {
                 Some(data) => {
                     for (k, v) in data {
                         env.set(format!("{prefix}{k}"), v.clone());
@@ -103,7 +105,12 @@ pub(crate) fn build(r: Request<'_>) -> Result<Built, String> {
     for e in &c.env {
         if let Some(source) = &e.value_from {
             if let Some(cm) = &source.config_map_key_ref {
-                match r.config_maps.get(&cm.name).and_then(|d| d.get(&cm.key)) {
+                match r
+                    .library
+                    .config_maps
+                    .get(&cm.name)
+                    .and_then(|d| d.get(&cm.key))
+                {
                     Some(v) => env.set(e.name.clone(), v.clone()),
                     None if cm.is_optional() => {}
                     None => {
@@ -134,11 +141,14 @@ pub(crate) fn build(r: Request<'_>) -> Result<Built, String> {
         env.set(e.name.clone(), value);
     }
     let lookup = |n: &str| env.get(n);
-    let command = c
-        .command
-        .iter()
-        .map(|s| expand_k8s_vars(s, &lookup))
-        .collect();
+    let command = match entrypoint {
+        Some(entrypoint) => entrypoint.to_vec(),
+        None => c
+            .command
+            .iter()
+            .map(|s| expand_k8s_vars(s, &lookup))
+            .collect(),
+    };
     let args = c.args.iter().map(|s| expand_k8s_vars(s, &lookup)).collect();
     let output_paths = r
         .template
@@ -170,6 +180,29 @@ pub(crate) fn build(r: Request<'_>) -> Result<Built, String> {
         },
         secret_env,
     })
+}
+
+/// The host command that stands in for the entrypoint of a container's image, for a
+/// container without a `command`.
+pub(crate) fn image_entrypoint<'a>(
+    library: &'a Library,
+    image: Option<&str>,
+) -> Result<&'a [String], String> {
+    let Some(image) = image.filter(|i| !i.trim().is_empty()) else {
+        return Err("the container has neither a `command` nor an `image`: set `command`".into());
+    };
+    match library.image_entrypoint(image) {
+        Some([]) => Err(format!(
+            "the container has no `command` and image `{image}` is mapped to an empty host \
+             command: map it to a program to run"
+        )),
+        Some(entrypoint) => Ok(entrypoint),
+        None => Err(format!(
+            "the container has no `command`, and the local executor cannot run the entrypoint \
+             of image `{image}`: set `command`, or map the image to a host command with \
+             --image-entrypoint"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -205,10 +238,13 @@ mod tests {
             json!({"parameters": [{"name": "who", "value": "data; rm -rf /"}]}),
         )
         .unwrap();
-        let cms = BTreeMap::from([(
-            "cfg".to_string(),
-            BTreeMap::from([("mode".to_string(), "fast".to_string())]),
-        )]);
+        let library = Library {
+            config_maps: BTreeMap::from([(
+                "cfg".to_string(),
+                BTreeMap::from([("mode".to_string(), "fast".to_string())]),
+            )]),
+            ..Library::default()
+        };
         let c = t.main_container().unwrap();
         let built = build(Request {
             step_id: "wf-1".into(),
@@ -217,7 +253,7 @@ mod tests {
             container: &c,
             inputs: &inputs,
             timeout: Some(Duration::from_secs(5)),
-            config_maps: &cms,
+            library: &library,
         })
         .unwrap();
         let s = built.spec;
@@ -266,12 +302,25 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_run() {
-        let cms = BTreeMap::new();
+        let library = Library {
+            image_entrypoints: BTreeMap::from([("hollow".to_string(), Vec::new())]),
+            ..Library::default()
+        };
         let inputs = Inputs::default();
         let cases = [
             (
                 json!({"name": "a", "container": {"image": "alpine"}}),
-                "has no `command`",
+                "template `a`: the container has no `command`, and the local executor cannot run \
+                 the entrypoint of image `alpine`: set `command`, or map the image to a host \
+                 command with --image-entrypoint",
+            ),
+            (
+                json!({"name": "a", "container": {"args": ["x"]}}),
+                "the container has neither a `command` nor an `image`",
+            ),
+            (
+                json!({"name": "a", "container": {"image": "hollow:1"}}),
+                "image `hollow:1` is mapped to an empty host command",
             ),
             (
                 json!({"name": "b", "container": {"image": "x", "command": ["x"], "env": [{"name": "M", "valueFrom": {"configMapKeyRef": {"name": "none", "key": "k"}}}]}}),
@@ -292,7 +341,7 @@ mod tests {
                 container: &c,
                 inputs: &inputs,
                 timeout: None,
-                config_maps: &cms,
+                library: &library,
             })
             .err()
             .unwrap();
@@ -313,10 +362,66 @@ mod tests {
             container: &c,
             inputs: &Inputs::default(),
             timeout: None,
-            config_maps: &BTreeMap::new(),
+            library: &Library::default(),
         })
         .unwrap();
         assert_eq!(built.spec.command, ["python"]);
         assert_eq!(built.spec.script_source.as_deref(), Some("print(1)"));
+    }
+
+    #[test]
+    fn a_container_without_command_runs_its_image_entrypoint_with_its_args() {
+        let library = Library {
+            image_entrypoints: BTreeMap::from([
+                (
+                    "argoproj/argosay".to_string(),
+                    strings(&["/opt/switchyard", "__argosay", "$(GREETING)"]),
+                ),
+                ("alpine:3.19".to_string(), strings(&["busybox-3.19"])),
+            ]),
+            ..Library::default()
+        };
+        let build_with = |container: serde_json::Value| {
+            let t = template(json!({"name": "t", "container": container}));
+            let c = t.main_container().unwrap();
+            build(Request {
+                step_id: "s".into(),
+                run: "wf",
+                template: &t,
+                container: &c,
+                inputs: &Inputs::default(),
+                timeout: None,
+                library: &library,
+            })
+            .map(|b| (b.spec.command, b.spec.args))
+        };
+        // The manifest's args are expanded; the stand-in's words are taken as they are.
+        assert_eq!(
+            build_with(json!({
+                "image": "docker.io/argoproj/argosay:v2",
+                "args": ["echo", "$(GREETING)"],
+                "env": [{"name": "GREETING", "value": "hi"}]
+            })),
+            Ok((
+                strings(&["/opt/switchyard", "__argosay", "$(GREETING)"]),
+                strings(&["echo", "hi"])
+            ))
+        );
+        assert_eq!(
+            build_with(json!({"image": "alpine:3.19"})),
+            Ok((strings(&["busybox-3.19"]), Vec::new()))
+        );
+        // A command of its own wins over the image's.
+        assert_eq!(
+            build_with(json!({"image": "argoproj/argosay:v2", "command": ["cat"], "args": ["f"]})),
+            Ok((strings(&["cat"]), strings(&["f"])))
+        );
+        // Another tag of a repository mapped only with a tag is not the same image.
+        let err = build_with(json!({"image": "alpine:3.20", "args": ["ls"]})).unwrap_err();
+        assert!(err.contains("image `alpine:3.20`"), "{err}");
+    }
+
+    fn strings(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
     }
 }

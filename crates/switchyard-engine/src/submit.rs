@@ -15,10 +15,12 @@ use crate::error::{EngineError, Problem, SubmitError};
 use crate::exec::{is_supported, template_label, unsupported_message};
 use crate::resolve::{self, Scope};
 use crate::state::{Library, LibraryRef, RunState, RunStatus, WorkflowPhase};
+use crate::stepspec;
 
 /// Creates the state of a new run of `workflow` (phase Pending; apply
 /// [`crate::Command::Submit`] to start it). `library` holds the (Cluster)WorkflowTemplates and
-/// ConfigMaps it refers to (see [`library_refs`]).
+/// ConfigMaps it refers to (see [`library_refs`]), and the host commands for the images of
+/// containers without a `command` ([`Library::image_entrypoints`]).
 pub fn submit(
     name: &str,
     namespace: &str,
@@ -352,6 +354,18 @@ fn check_templates(spec: &WorkflowSpec, library: &Library, problems: &mut Vec<Pr
     }
 }
 
+/// Why a container cannot be run for want of a `command`: `None` when it has one, when its
+/// image is mapped to a host command, or when its image is only known once the run
+/// substitutes it (`{{...}}`; the step is checked when it starts).
+fn missing_command(library: &Library, command: &[String], image: Option<&str>) -> Option<String> {
+    if !command.is_empty()
+        || (!library.image_entrypoints.is_empty() && image.is_some_and(|i| i.contains("{{")))
+    {
+        return None;
+    }
+    stepspec::image_entrypoint(library, image).err()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_template(
     own: &WorkflowSpec,
@@ -419,16 +433,15 @@ fn check_template(
         }
     }
     match kind {
-        TemplateKind::Container | TemplateKind::Script
-            if t.main_container().is_some_and(|c| c.command.is_empty()) =>
-        {
-            problems.push(Problem::new(
-                format!("{path}.{}.command", kind.field()),
-                format!(
-                    "{} has no command: the local executor runs the command directly and cannot use the image's entrypoint",
-                    template_label(t.name())
-                ),
-            ));
+        TemplateKind::Container | TemplateKind::Script => {
+            if let Some(c) = t.main_container()
+                && let Some(why) = missing_command(library, &c.command, c.image.as_deref())
+            {
+                problems.push(Problem::new(
+                    format!("{path}.{}.command", kind.field()),
+                    format!("{}: {why}", template_label(t.name())),
+                ));
+            }
         }
         TemplateKind::ContainerSet => {
             if let Some(set) = &t.container_set {
@@ -439,13 +452,10 @@ fn check_template(
                     ));
                 }
                 for (k, c) in set.containers.iter().enumerate() {
-                    if c.command.is_empty() {
+                    if let Some(why) = missing_command(library, &c.command, c.image.as_deref()) {
                         problems.push(Problem::new(
                             format!("{path}.containerSet.containers[{k}].command"),
-                            format!(
-                                "container `{}` has no command: the local executor runs the command directly and cannot use the image's entrypoint",
-                                c.name
-                            ),
+                            format!("container `{}`: {why}", c.name),
                         ));
                     }
                 }

@@ -108,9 +108,13 @@ fn drive_with(run: &mut Run, first: Vec<String>, outcome: &dyn Fn(&Run, &str) ->
 }
 
 fn start(file: &str) -> Option<(Run, Vec<String>)> {
+    start_with(file, Library::default())
+}
+
+fn start_with(file: &str, library: Library) -> Option<(Run, Vec<String>)> {
     let dir = corpus()?;
     let wf = load_workflow(&dir.join(file)).unwrap();
-    let st = submit("wf", "argo", "uid", &wf, Library::default(), common::t(0)).unwrap();
+    let st = submit("wf", "argo", "uid", &wf, library, common::t(0)).unwrap();
     let mut run = Run {
         st,
         log: Vec::new(),
@@ -138,6 +142,37 @@ fn steps_yaml() {
     );
     assert_eq!(run.spec("wf[1].hello2a").args, ["hello2a"]);
     assert_eq!(run.wf_phase(), "Succeeded");
+}
+
+/// Examples that run `argoproj/argosay` with `args` only run the host command it is mapped to.
+#[test]
+fn argosay_examples_run_the_mapped_entrypoint() {
+    let mut library = Library::default();
+    library.image_entrypoints.insert(
+        "argoproj/argosay".into(),
+        strings(&["/opt/switchyard", "__argosay"]),
+    );
+    let cases = [
+        ("steps-inline-workflow.yaml", "wf[0].a", &[][..]),
+        ("dag-inline-workflow.yaml", "wf.a", &[]),
+        ("label-value-from-workflow.yaml", "wf", &[]),
+        ("container-set-template/sequence-workflow.yaml", "wf.c", &[]),
+        (
+            "skipped-output-defaults/producer-output-default.yaml",
+            "wf.consumer",
+            &["echo", "consumer got: [hello-from-producer]"],
+        ),
+    ];
+    for (file, node, args) in cases {
+        let Some((mut run, a)) = start_with(file, library.clone()) else {
+            return;
+        };
+        drive(&mut run, a, &|_| (0, String::new()));
+        assert_eq!(run.wf_phase(), "Succeeded", "{file}");
+        let spec = run.spec(node);
+        assert_eq!(spec.command, ["/opt/switchyard", "__argosay"], "{file}");
+        assert_eq!(spec.args, args, "{file}");
+    }
 }
 
 #[test]

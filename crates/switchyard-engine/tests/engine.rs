@@ -1293,7 +1293,7 @@ fn submit_reports_every_problem_with_its_path() {
             "spec.templates[0].steps[0][2].templateRef: WorkflowTemplate `lib` not found",
             "spec.templates[1].resource: template `kube` is a `resource` template, which is not supported by the local executor",
             "spec.templates[2].http: template `call` is an `http` template, which is not supported by the local executor",
-            "spec.templates[3].container.command: template `bare` has no command: the local executor runs the command directly and cannot use the image's entrypoint",
+            "spec.templates[3].container.command: template `bare`: the container has no `command`, and the local executor cannot run the entrypoint of image `alpine`: set `command`, or map the image to a host command with --image-entrypoint",
             "spec.arguments.parameters[0].value: value `prod` of parameter `env` is not one of the allowed values: `dev`, `staging`",
             "spec.arguments.parameters[1]: parameter `region` has no value: give it one in the workflow's spec.arguments.parameters",
             "spec.templates[0].inputs.parameters[0]: inputs.parameters.region was not supplied: the entrypoint's inputs come from spec.arguments.parameters",
@@ -1671,6 +1671,128 @@ fn container_sets_run_their_containers_in_order() {
             .result
             .as_deref(),
         Some("hi")
+    );
+}
+
+fn argosay_library() -> switchyard_engine::Library {
+    let mut lib = switchyard_engine::Library::default();
+    lib.image_entrypoints.insert(
+        "argoproj/argosay".into(),
+        strings(&["/opt/switchyard", "__argosay"]),
+    );
+    lib
+}
+
+#[test]
+fn containers_without_a_command_run_their_image_entrypoint_with_their_args() {
+    let (mut run, a) = Run::start_with(
+        json!({
+            "entrypoint": "main",
+            "arguments": {"parameters": [{"name": "image", "value": "argoproj/argosay:v2"}]},
+            "templates": [
+                {"name": "main", "steps": [
+                    [{"name": "say", "template": "say", "arguments": {"parameters": [{"name": "msg", "value": "hi"}]}}],
+                    [{"name": "set", "template": "set"}],
+                    [{"name": "dynamic", "template": "dynamic"}]
+                ]},
+                {"name": "say", "inputs": {"parameters": [{"name": "msg"}]},
+                 "container": {"image": "docker.io/argoproj/argosay:v2", "args": ["echo", "{{inputs.parameters.msg}}"]}},
+                {"name": "set", "containerSet": {"containers": [
+                    {"name": "main", "image": "argoproj/argosay:v1"}
+                ]}},
+                {"name": "dynamic", "container": {"image": "{{workflow.parameters.image}}", "args": ["exit", "0"]}}
+            ]
+        }),
+        argosay_library(),
+    );
+    assert_eq!(a, strings(&["start wf[0].say"]));
+    let say = run.spec("wf[0].say");
+    assert_eq!(
+        (&say.command, &say.args),
+        (
+            &strings(&["/opt/switchyard", "__argosay"]),
+            &strings(&["echo", "hi"])
+        )
+    );
+    assert_eq!(
+        run.run("wf[0].say", 0, "hi", 1),
+        strings(&["cleanup wf[0].say", "start wf[1].set.main"])
+    );
+    let set = run.spec("wf[1].set.main");
+    assert_eq!(
+        (&set.command, set.args.len()),
+        (&strings(&["/opt/switchyard", "__argosay"]), 0)
+    );
+    assert_eq!(
+        run.run("wf[1].set.main", 0, "hello argo", 2),
+        strings(&["cleanup wf[1].set.main", "start wf[2].dynamic"])
+    );
+    let dynamic = run.spec("wf[2].dynamic");
+    assert_eq!(
+        (&dynamic.command, &dynamic.args),
+        (
+            &strings(&["/opt/switchyard", "__argosay"]),
+            &strings(&["exit", "0"])
+        )
+    );
+}
+
+#[test]
+fn submit_refuses_containers_whose_image_has_no_host_entrypoint() {
+    let spec = json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "containerSet": {"containers": [
+                {"name": "a", "image": "argoproj/argosay:v2", "args": ["echo"]},
+                {"name": "b", "image": "alpine:3", "args": ["ls"]}
+            ]}},
+            {"name": "dynamic", "container": {"image": "{{workflow.parameters.image}}"}}
+        ]
+    });
+    let entry =
+        "the container has no `command`, and the local executor cannot run the entrypoint of image";
+    let hint = "set `command`, or map the image to a host command with --image-entrypoint";
+    assert_eq!(
+        submit_errors(spec.clone(), argosay_library()),
+        [format!(
+            "spec.templates[0].containerSet.containers[1].command: container `b`: {entry} `alpine:3`: {hint}"
+        )]
+    );
+    // Without any host entrypoint, an image known only at run time cannot have one either.
+    assert_eq!(
+        submit_errors(spec, switchyard_engine::Library::default()),
+        [
+            format!(
+                "spec.templates[0].containerSet.containers[0].command: container `a`: {entry} `argoproj/argosay:v2`: {hint}"
+            ),
+            format!(
+                "spec.templates[0].containerSet.containers[1].command: container `b`: {entry} `alpine:3`: {hint}"
+            ),
+            format!(
+                "spec.templates[1].container.command: template `dynamic`: {entry} `{{{{workflow.parameters.image}}}}`: {hint}"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_run_time_image_without_a_host_entrypoint_fails_its_step() {
+    let (run, a) = Run::start_with(
+        json!({
+            "entrypoint": "main",
+            "arguments": {"parameters": [{"name": "image", "value": "alpine:3"}]},
+            "templates": [
+                {"name": "main", "container": {"image": "{{workflow.parameters.image}}", "args": ["ls"]}}
+            ]
+        }),
+        argosay_library(),
+    );
+    assert_eq!(a, strings(&["finished Error"]));
+    assert_eq!(
+        run.nodes(),
+        strings(&[
+            "wf Pod Error (template `main`: the container has no `command`, and the local executor cannot run the entrypoint of image `alpine:3`: set `command`, or map the image to a host command with --image-entrypoint)"
+        ])
     );
 }
 

@@ -19,11 +19,16 @@
 //!   absolute ones as they are, inside the step's mount namespace, so `/tmp/...` is the
 //!   step's own. Absolute paths elsewhere are the machine's.
 //!
+//! [`argosay_main`] (`switchyard __argosay ARGS...`) does what the entrypoint of Argo's test
+//! image `argoproj/argosay` does, so the Argo examples that run that image with `args` only
+//! run here too.
+//!
 //! **Invariant:** only this crate spawns step processes, and a step's files never leave its
 //! directory except through absolute paths outside `/tmp` that the manifest names.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod argosay;
 mod capture;
 mod error;
 mod isolation;
@@ -32,6 +37,7 @@ mod procfs;
 mod runner;
 mod shim;
 
+pub use argosay::{ARGOSAY_IMAGES, argosay_entrypoint, argosay_main};
 pub use error::ExecutorError;
 pub use runner::{LOST_MESSAGE, LocalRunner, LocalRunnerConfig, ShimCommand};
 pub use shim::shim_main;

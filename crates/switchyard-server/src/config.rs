@@ -3,8 +3,10 @@
 //! This is plain data built by the CLI (flags and environment); [`crate::run`] turns it into
 //! a running server.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use switchyard_manifest::Limits;
 
@@ -20,6 +22,12 @@ pub const DATABASE_FILE: &str = "switchyard.db";
 /// The name of the admin token file inside the data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
+/// The directory of step scratch directories inside the data directory.
+pub const STEPS_DIR: &str = "steps";
+
+/// How many steps run at once unless told otherwise.
+pub const DEFAULT_MAX_PARALLEL_STEPS: usize = 64;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Where the control API listens (default `127.0.0.1:8000`). Port 0 picks a free port.
@@ -32,6 +40,19 @@ pub struct ServerConfig {
     pub manifest_limits: Limits,
     /// Replace the admin token with a new one (the old one stops working).
     pub rotate_admin_token: bool,
+    /// Where steps get their scratch directories [default: `<data dir>/steps`]. Keep it
+    /// outside `/tmp`, or steps cannot get a private `/tmp`.
+    pub steps_dir: Option<PathBuf>,
+    /// How many steps may run at once, across all runs.
+    pub max_parallel_steps: usize,
+    /// The time between SIGTERM and SIGKILL when a step is stopped or times out.
+    pub stop_grace: Duration,
+    /// The program and leading arguments that supervise a step (`<program> <args...> DIR`)
+    /// [default: this executable's hidden `__step` command].
+    pub step_shim: Option<(PathBuf, Vec<String>)>,
+    /// Host commands standing in for container images' entrypoints, for containers that
+    /// give no `command` (image reference without or with a tag -> argv).
+    pub image_entrypoints: BTreeMap<String, Vec<String>>,
 }
 
 impl ServerConfig {
@@ -43,6 +64,11 @@ impl ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             manifest_limits: Limits::default(),
             rotate_admin_token: false,
+            steps_dir: None,
+            max_parallel_steps: DEFAULT_MAX_PARALLEL_STEPS,
+            stop_grace: Duration::from_secs(10),
+            step_shim: None,
+            image_entrypoints: BTreeMap::new(),
         }
     }
 
@@ -52,5 +78,11 @@ impl ServerConfig {
 
     pub fn admin_token_path(&self) -> PathBuf {
         self.data_dir.join(ADMIN_TOKEN_FILE)
+    }
+
+    pub fn steps_path(&self) -> PathBuf {
+        self.steps_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(STEPS_DIR))
     }
 }

@@ -29,6 +29,8 @@ pub enum Error {
     AdminToken { message: String },
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot start the workflow controller: {0}")]
+    Controller(String),
     #[error("the server failed: {0}")]
     Serve(io::Error),
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod routes;
+pub mod runs;
 pub mod state;
 pub mod telemetry;
 
@@ -23,7 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use switchyard_api::{ErrorCode, HEALTHZ_PATH, METRICS_PATH};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -53,6 +54,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/namespaces/{ns}/{plural}/{name}",
             get(routes::get_namespaced).delete(routes::delete_namespaced),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/workflows",
+            get(routes::list_workflows).post(runs::submit),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/workflows/{name}",
+            get(routes::get_workflow).delete(routes::delete_workflow),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/workflows/{name}/log",
+            get(runs::logs),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/workflows/{name}/{action}",
+            put(runs::act),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

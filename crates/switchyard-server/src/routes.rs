@@ -13,7 +13,7 @@ use switchyard_api::{
     Action, ApplyRequest, ApplyResponse, ApplyResult, ObjectList, kind_from_plural, list_path,
     object_path,
 };
-use switchyard_manifest::Source;
+use switchyard_manifest::{Loaded, Source};
 use switchyard_model::Kind;
 use switchyard_store::rules::same_content;
 use switchyard_store::{ObjectKey, ObjectName, PutOutcome, StoreError, StoredObject};
@@ -101,8 +101,24 @@ pub async fn apply(
         return Err(ApiError::invalid_manifest(checked.diagnostics));
     }
 
-    let requests: Vec<_> = checked.objects.iter().map(put_request).collect();
-    let results = if request.dry_run {
+    // Workflows are runs: they are checked against the templates they use (those of this
+    // request included) before anything is written, and started once the rest is stored.
+    let (workflows, others): (Vec<&Loaded>, Vec<&Loaded>) = checked
+        .objects
+        .iter()
+        .partition(|o| o.resource.kind() == Kind::Workflow);
+    let overlay = crate::runs::overlay_of(&others);
+    let mut run_problems = Vec::new();
+    for loaded in &workflows {
+        if let Err(e) = crate::runs::check_run(&state, loaded, &overlay).await {
+            run_problems.extend(e?);
+        }
+    }
+    if !run_problems.is_empty() {
+        return Err(ApiError::invalid_manifest(run_problems));
+    }
+    let requests: Vec<_> = others.iter().map(|o| put_request(o)).collect();
+    let mut results = if request.dry_run {
         let mut results = Vec::with_capacity(requests.len());
         for req in requests {
             let (name, action) = match req.name {
@@ -151,6 +167,9 @@ pub async fn apply(
             })
             .collect()
     };
+    for loaded in &workflows {
+        results.push(crate::runs::start_applied(&state, loaded, &overlay, request.dry_run).await?);
+    }
     let count = |a: Action| results.iter().filter(|r| r.action == a).count();
     tracing::info!(
         principal = %principal.name,
@@ -196,6 +215,42 @@ pub async fn list_namespaced(
     let reveal = reveal(&principal, query)?;
     let objects = state.store().list(kind, Some(&ns)).await?;
     Ok(Json(to_list(objects, reveal)))
+}
+
+/// `GET /api/v1/namespaces/{ns}/workflows` (its own route, as the collection also takes POST).
+pub async fn list_workflows(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
+) -> Result<Json<ObjectList>, ApiError> {
+    let Path(ns) = path.map_err(path_rejection)?;
+    check_namespace(&ns)?;
+    let _ = reveal(&principal, query)?;
+    let objects = state.store().list(Kind::Workflow, Some(&ns)).await?;
+    Ok(Json(to_list(objects, false)))
+}
+
+/// `GET /api/v1/namespaces/{ns}/workflows/{name}`.
+pub async fn get_workflow(
+    State(state): State<AppState>,
+    _principal: Principal,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path((ns, name)) = path.map_err(path_rejection)?;
+    let key = namespaced_key(&ns, Kind::Workflow.plural(), &name)?;
+    read_one(&state, &key, false).await
+}
+
+/// `DELETE /api/v1/namespaces/{ns}/workflows/{name}`.
+pub async fn delete_workflow(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path((ns, name)) = path.map_err(path_rejection)?;
+    let key = namespaced_key(&ns, Kind::Workflow.plural(), &name)?;
+    delete_one(&state, &principal, &key).await
 }
 
 /// `GET /api/v1/namespaces/{ns}/{plural}/{name}`.
@@ -263,15 +318,20 @@ async fn delete_one(
     key: &ObjectKey,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Role::Admin, "delete objects")?;
-    match state
-        .store()
-        .delete(key, switchyard_store::Precondition::None)
-        .await?
-    {
-        Some(object) => {
+    let deleted = if key.kind == Kind::Workflow {
+        crate::runs::delete(state, key).await?
+    } else {
+        state
+            .store()
+            .delete(key, switchyard_store::Precondition::None)
+            .await?
+            .map(|object| present(object, false))
+    };
+    match deleted {
+        Some(body) => {
             metrics::gauge!(OBJECTS, "kind" => key.kind.name()).decrement(1.0);
             tracing::info!(principal = %principal.name, kind = %key.kind, namespace = %key.namespace, name = %key.name, "deleted");
-            Ok(Json(present(object, false)))
+            Ok(Json(body))
         }
         None => Err(not_found(key)),
     }
@@ -373,7 +433,7 @@ fn cluster_key(plural: &str, name: &str) -> Result<ObjectKey, ApiError> {
 
 /// A namespace must be a DNS label: lowercase letters, digits and `-`, at most 63
 /// characters, starting and ending with a letter or digit.
-fn check_namespace(ns: &str) -> Result<(), ApiError> {
+pub(crate) fn check_namespace(ns: &str) -> Result<(), ApiError> {
     let ok = !ns.is_empty()
         && ns.len() <= 63
         && ns
@@ -393,7 +453,7 @@ fn check_namespace(ns: &str) -> Result<(), ApiError> {
 
 /// A name in a URL must be a usable path segment (Kubernetes' rule): not `.` or `..`, no
 /// `/`, `%` or control characters, at most 253 bytes.
-fn check_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 253
         && name != "."
@@ -409,7 +469,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+pub(crate) fn json_rejection(rejection: JsonRejection) -> ApiError {
     let status = rejection.status();
     let mut e = ApiError::bad_request(format!(
         "the request body is not a valid apply request: {}",
@@ -429,7 +489,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     e
 }
 
-fn path_rejection(rejection: PathRejection) -> ApiError {
+pub(crate) fn path_rejection(rejection: PathRejection) -> ApiError {
     ApiError::bad_request(format!("invalid path: {}", rejection.body_text()))
 }
 

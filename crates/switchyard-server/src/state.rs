@@ -1,10 +1,17 @@
 //! The shared state of every request, and [`open`], which builds it from a [`ServerConfig`]:
 //! the data directory, the store, the admin token and the metrics recorder.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use switchyard_controller::{Controller, ControllerConfig};
+use switchyard_engine::StepRunner;
+use switchyard_executor::{
+    ARGOSAY_IMAGES, LocalRunner, LocalRunnerConfig, ShimCommand, argosay_entrypoint,
+};
 use switchyard_manifest::Limits;
 use switchyard_model::Kind;
 use switchyard_store::{SecretSealer, Store};
@@ -23,6 +30,7 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Store>,
+    controller: Controller,
     authenticator: Authenticator,
     metrics: PrometheusHandle,
     manifest_limits: Limits,
@@ -30,10 +38,16 @@ struct Inner {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, authenticator: Authenticator, config: &ServerConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        controller: Controller,
+        authenticator: Authenticator,
+        config: &ServerConfig,
+    ) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 store,
+                controller,
                 authenticator,
                 metrics: telemetry::metrics_handle(),
                 manifest_limits: config.manifest_limits.clone(),
@@ -44,6 +58,10 @@ impl AppState {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    pub fn controller(&self) -> &Controller {
+        &self.inner.controller
     }
 
     pub fn authenticator(&self) -> &Authenticator {
@@ -102,10 +120,61 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
         metrics::gauge!(OBJECTS, "kind" => kind.name()).set(count as f64);
     }
 
+    let runner = local_runner(config).map_err(|source| Error::DataDir {
+        path: config.steps_path(),
+        source,
+    })?;
+    let controller = Controller::start(
+        store.clone(),
+        runner,
+        ControllerConfig {
+            stop_grace: config.stop_grace,
+            image_entrypoints: image_entrypoints(config),
+        },
+    )
+    .await
+    .map_err(|e| Error::Controller(e.to_string()))?;
+
     Ok(Opened {
-        state: AppState::new(store, authenticator, config),
+        state: AppState::new(store, controller, authenticator, config),
         admin_token,
     })
+}
+
+/// The local step runner, with its scratch root under the data directory.
+fn local_runner(config: &ServerConfig) -> std::io::Result<Arc<dyn StepRunner>> {
+    let root = config.steps_path();
+    create_private_dir(&root)?;
+    let shim = match &config.step_shim {
+        Some((program, args)) => ShimCommand {
+            program: program.clone(),
+            args_prefix: args.iter().map(OsString::from).collect(),
+        },
+        None => ShimCommand::switchyard_binary()?,
+    };
+    Ok(Arc::new(LocalRunner::new(LocalRunnerConfig {
+        root,
+        shim,
+        max_parallel: config.max_parallel_steps,
+        default_grace: config.stop_grace,
+    })))
+}
+
+/// The configured image entrypoints, plus the built-in `argosay` stand-in (the test image of
+/// Argo's examples) run by this executable, unless configured otherwise.
+fn image_entrypoints(config: &ServerConfig) -> BTreeMap<String, Vec<String>> {
+    let mut map = config.image_entrypoints.clone();
+    let program = match &config.step_shim {
+        Some((program, _)) => Some(program.clone()),
+        None => std::env::current_exe().ok(),
+    };
+    if let Some(program) = program {
+        for image in ARGOSAY_IMAGES {
+            map.entry((*image).to_string())
+                .or_insert_with(|| argosay_entrypoint(&program).into_iter().collect());
+        }
+    }
+    map
 }
 
 /// Creates `dir` and its parents; a directory created here is readable only by its owner.

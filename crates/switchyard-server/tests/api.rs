@@ -10,11 +10,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use serde_json::{Value, json};
+use switchyard_controller::{Controller, ControllerConfig};
+use switchyard_executor::{LocalRunner, LocalRunnerConfig, ShimCommand};
 use switchyard_model::Kind;
 use switchyard_server::auth::{Authenticator, TokenHash};
 use switchyard_server::{AdminToken, AppState, Principal, ServerConfig, open, router};
 use switchyard_store::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, Store, StoreError, StoredObject,
+    ObjectKey, Precondition, PutOutcome, PutRequest, StatusUpdate, Store, StoreError, StoredObject,
 };
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -271,15 +273,22 @@ spec:
   workflowTemplateRef:
     name: hello
 ";
-    let not_applied = json!([{"severity": "warning",
-        "message": "WorkflowTemplate `hello` is not applied yet in namespace `team-a`; runs that use it fail until it is",
+    // Alone: the template is neither stored nor in the request. A Workflow is a run, and a
+    // run of a template that does not exist is refused, located in the manifest.
+    let not_found = json!([{"severity": "error",
+        "message": "WorkflowTemplate `hello` not found",
         "file": "wf.yaml", "line": 8, "column": 11, "path": "spec.workflowTemplateRef.name"}]);
-    // Alone: the template is neither stored nor in the request.
-    let r = s.apply(&[("wf.yaml", workflow)], None, true).await;
-    assert_eq!(
-        (r.status, &r.body["diagnostics"]),
-        (StatusCode::OK, &not_applied)
-    );
+    for dry_run in [true, false] {
+        let r = s.apply(&[("wf.yaml", workflow)], None, dry_run).await;
+        assert_eq!(
+            (r.status, &r.body["diagnostics"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &not_found)
+        );
+    }
+    let r = s
+        .call("GET", "/api/v1/namespaces/team-a/workflows", None)
+        .await;
+    assert_eq!(r.body["items"], json!([]));
     // In the same request: found there.
     let r = s
         .apply(&[("wf.yaml", workflow), ("wft.yaml", TEMPLATE)], None, true)
@@ -295,6 +304,8 @@ spec:
         (r.status, r.body.get("diagnostics")),
         (StatusCode::OK, None)
     );
+    assert_eq!(r.body["results"][0]["kind"], "Workflow");
+    assert_eq!(r.body["results"][0]["action"], "created");
 }
 
 #[tokio::test]
@@ -932,6 +943,12 @@ impl Store for FullDisk {
     async fn put_meta(&self, _: &str, _: &str) -> Result<(), StoreError> {
         Err(full())
     }
+    async fn put_status(&self, _: StatusUpdate) -> Result<StoredObject, StoreError> {
+        Err(full())
+    }
+    async fn step_log(&self, _: &ObjectKey, _: &str) -> Result<Option<String>, StoreError> {
+        Err(full())
+    }
 }
 
 #[tokio::test]
@@ -940,7 +957,18 @@ async fn an_unavailable_store_answers_503_with_retry_after() {
     let config = ServerConfig::new(dir.path());
     let mut auth = Authenticator::new();
     auth.add(TokenHash::of("syd_test"), Principal::admin());
-    let app = router(AppState::new(Arc::new(FullDisk), auth, &config));
+    let store: Arc<dyn Store> = Arc::new(FullDisk);
+    let runner = Arc::new(LocalRunner::new(LocalRunnerConfig {
+        root: dir.path().join("steps"),
+        shim: ShimCommand {
+            program: "/bin/false".into(),
+            args_prefix: Vec::new(),
+        },
+        max_parallel: 1,
+        default_grace: std::time::Duration::from_secs(1),
+    }));
+    let controller = Controller::new(store.clone(), runner, ControllerConfig::default());
+    let app = router(AppState::new(store, controller, auth, &config));
     let apply = json!({"sources": [{"name": "cm.yaml", "content": config_map("a", None, "x")}]});
     let cases = [
         ("GET", "/api/v1/configmaps", None),

@@ -6,10 +6,17 @@
 //!   with `synchronous=FULL` (every commit fsyncs the WAL, so `Ok` means durable),
 //!   `foreign_keys=ON` and a 5 s busy timeout.
 //! - **Schema.** `objects` (one row per object, keyed by kind/namespace/name, the JSON body
-//!   in a BLOB, sealed for Secrets), `counters` (the global resource version), `meta`
-//!   (settings) and `migrations` (applied schema steps). All SQL lives in `sql.rs`;
-//!   migrations run in one transaction at [`SqliteStore::open`], and a database written by a
-//!   newer build is refused.
+//!   in a BLOB, sealed for Secrets), `step_logs` (one row per step log, keyed by the owning
+//!   object's uid and the step id, the text in clear; `ON DELETE CASCADE` from `objects.uid`
+//!   deletes an object's logs with it, through the key's index), `counters` (the global
+//!   resource version), `meta` (settings) and `migrations` (applied schema steps). All SQL
+//!   lives in `sql.rs`; migrations run in one transaction at [`SqliteStore::open`], and a
+//!   database written by a newer build is refused.
+//! - **Status writes.** [`Store::put_status`] is a writer job like any other write. It decodes
+//!   the stored body with the new status in place of the old one (the old status, most of a
+//!   Workflow's body, is skipped rather than built), encodes it once, updates the row and
+//!   upserts the logs in the job's savepoint. [`Store::step_log`] reads through the reader
+//!   pool, joining on the current object's uid, so a re-created object has no logs.
 //! - **One writer, group commit.** A dedicated thread owns the only read-write connection and
 //!   receives jobs over a bounded channel. It takes every job already queued (up to 256),
 //!   runs them in ONE `BEGIN IMMEDIATE` transaction with a `SAVEPOINT` per job (a failing job
@@ -45,7 +52,8 @@ use std::sync::Arc;
 use switchyard_model::Kind;
 use switchyard_store::rules;
 use switchyard_store::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, Store, StoreError, StoredObject,
+    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, Store, StoreError,
+    StoredObject,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -134,6 +142,7 @@ fn unexpected(output: Output) -> StoreError {
     let shape = match output {
         Output::Put(outcomes) => format!("{} put outcomes", outcomes.len()),
         Output::Delete(_) => "a delete result".to_owned(),
+        Output::Status(_) => "a status write result".to_owned(),
         Output::Done => "a bare acknowledgement".to_owned(),
     };
     StoreError::Internal {
@@ -216,6 +225,22 @@ impl Store for SqliteStore {
             Output::Done => Ok(()),
             other => Err(unexpected(other)),
         }
+    }
+
+    async fn put_status(&self, update: StatusUpdate) -> Result<StoredObject, StoreError> {
+        match self.write(Op::PutStatus(update)).await? {
+            Output::Status(object) => Ok(object),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn step_log(&self, key: &ObjectKey, step: &str) -> Result<Option<String>, StoreError> {
+        rules::validate_key(key)?;
+        let key = key.clone();
+        let step = step.to_owned();
+        self.readers
+            .run(move |conn, _| ops::step_log(conn, &key, &step))
+            .await
     }
 }
 

@@ -10,7 +10,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use switchyard_model::Kind;
 use switchyard_store::rules::{self, EncodedBody, PutPlan};
 use switchyard_store::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StoreError, StoredObject,
+    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
+    StoredObject,
 };
 
 use crate::errors::map;
@@ -43,6 +44,17 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
 }
 
 fn decode(raw: RawRow, sealer: &SecretSealer) -> Result<StoredObject, StoreError> {
+    decode_with(raw, |key, bytes, sealed| {
+        rules::decode_body(sealer, key, bytes, sealed)
+    })
+}
+
+/// Decodes a row's columns, and its body with `body` (given the key, the bytes and the
+/// sealed flag).
+fn decode_with(
+    raw: RawRow,
+    body: impl FnOnce(&ObjectKey, &[u8], bool) -> Result<serde_json::Value, StoreError>,
+) -> Result<StoredObject, StoreError> {
     let kind = rules::kind_from_stored(&raw.kind)?;
     let key = ObjectKey::new(kind, raw.namespace, raw.name);
     let resource_version =
@@ -60,7 +72,7 @@ fn decode(raw: RawRow, sealer: &SecretSealer) -> Result<StoredObject, StoreError
             ),
         })?
         .with_timezone(&Utc);
-    let body = rules::decode_body(sealer, &key, &raw.body, raw.sealed)?;
+    let body = body(&key, &raw.body, raw.sealed)?;
     Ok(StoredObject {
         kind,
         namespace: key.namespace,
@@ -77,15 +89,17 @@ pub(crate) fn get(
     sealer: &SecretSealer,
     key: &ObjectKey,
 ) -> Result<Option<StoredObject>, StoreError> {
+    get_raw(conn, key)?.map(|r| decode(r, sealer)).transpose()
+}
+
+fn get_raw(conn: &Connection, key: &ObjectKey) -> Result<Option<RawRow>, StoreError> {
     let doing = || format!("reading {key}");
     let mut stmt = conn
         .prepare_cached(sql::SELECT_OBJECT)
         .map_err(|e| map(e, &doing()))?;
-    let raw = stmt
-        .query_row(params![key.kind.name(), key.namespace, key.name], raw_row)
+    stmt.query_row(params![key.kind.name(), key.namespace, key.name], raw_row)
         .optional()
-        .map_err(|e| map(e, &doing()))?;
-    raw.map(|r| decode(r, sealer)).transpose()
+        .map_err(|e| map(e, &doing()))
 }
 
 pub(crate) fn list(
@@ -120,6 +134,24 @@ pub(crate) fn list(
         }
     };
     raws.into_iter().map(|r| decode(r, sealer)).collect()
+}
+
+/// One step's log of the object that exists now under `key`.
+pub(crate) fn step_log(
+    conn: &Connection,
+    key: &ObjectKey,
+    step: &str,
+) -> Result<Option<String>, StoreError> {
+    let doing = || format!("reading the log of step `{step}` of {key}");
+    let mut stmt = conn
+        .prepare_cached(sql::SELECT_STEP_LOG)
+        .map_err(|e| map(e, &doing()))?;
+    stmt.query_row(
+        params![key.kind.name(), key.namespace, key.name, step],
+        |row| row.get(0),
+    )
+    .optional()
+    .map_err(|e| map(e, &doing()))
 }
 
 pub(crate) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
@@ -252,8 +284,53 @@ fn put_one(
     }
 }
 
+/// Writes a status and its step logs inside the caller's transaction; every status write
+/// takes a resource version.
+///
+/// The stored body is decoded with the new status already in place of the old (which is
+/// never built), encoded once, and written back; the logs are bound from the update as they
+/// are and dropped with it when the job ends.
+pub(crate) fn put_status(
+    conn: &Connection,
+    sealer: &SecretSealer,
+    StatusUpdate {
+        key,
+        status,
+        precondition,
+        logs,
+    }: StatusUpdate,
+) -> Result<StoredObject, StoreError> {
+    rules::validate_key(&key)?;
+    let current = get_raw(conn, &key)?
+        .map(|raw| {
+            decode_with(raw, |key, bytes, sealed| {
+                rules::decode_body_with_status(sealer, key, bytes, sealed, status)
+            })
+        })
+        .transpose()?;
+    let current = rules::check_status_precondition(&key, current, precondition)?;
+    let object = rules::status_written(current, next_resource_version(conn)?);
+    update(conn, &object, &rules::encode_body(sealer, &object)?)?;
+    if logs.is_empty() {
+        return Ok(object);
+    }
+    let mut stmt = conn
+        .prepare_cached(sql::UPSERT_STEP_LOG)
+        .map_err(|e| map(e, &format!("writing the step logs of {key}")))?;
+    for log in &logs {
+        stmt.execute(params![object.uid, log.step, log.text])
+            .map_err(|e| {
+                map(
+                    e,
+                    &format!("writing the log of step `{}` of {key}", log.step),
+                )
+            })?;
+    }
+    Ok(object)
+}
+
 /// Deletes inside the caller's transaction; every delete of an existing object takes a
-/// resource version.
+/// resource version. The object's step logs go with it (`ON DELETE CASCADE`).
 pub(crate) fn delete(
     conn: &Connection,
     sealer: &SecretSealer,

@@ -13,10 +13,11 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "objects, resource version counter, meta",
-    sql: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "objects, resource version counter, meta",
+        sql: "
         CREATE TABLE objects (
             kind             TEXT    NOT NULL,
             namespace        TEXT    NOT NULL,
@@ -39,7 +40,23 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             value TEXT NOT NULL
         );
     ",
-}];
+    },
+    // Logs hang off the object's uid, not its name, so they belong to one incarnation. The
+    // primary key's index serves reading one log, the upsert, and the cascade that deletes an
+    // object's logs with it (SQLite looks the children up by `object_uid`).
+    Migration {
+        version: 2,
+        name: "step logs",
+        sql: "
+        CREATE TABLE step_logs (
+            object_uid TEXT NOT NULL REFERENCES objects (uid) ON DELETE CASCADE,
+            step       TEXT NOT NULL,
+            text       TEXT NOT NULL,
+            PRIMARY KEY (object_uid, step)
+        );
+    ",
+    },
+];
 
 /// The table that records applied migrations.
 pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "
@@ -99,8 +116,20 @@ pub(crate) const UPDATE_OBJECT: &str = "
     UPDATE objects SET resource_version = ?4, generation = ?5, body = ?6, sealed = ?7
     WHERE kind = ?1 AND namespace = ?2 AND name = ?3";
 
+/// Deletes the object; `ON DELETE CASCADE` deletes its step logs in the same statement.
 pub(crate) const DELETE_OBJECT: &str =
     "DELETE FROM objects WHERE kind = ?1 AND namespace = ?2 AND name = ?3";
 
 pub(crate) const SELECT_META: &str = "SELECT value FROM meta WHERE key = ?1";
 pub(crate) const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/// Writes one step's log for an object incarnation, replacing an earlier one.
+pub(crate) const UPSERT_STEP_LOG: &str = "
+    INSERT INTO step_logs (object_uid, step, text) VALUES (?1, ?2, ?3)
+    ON CONFLICT (object_uid, step) DO UPDATE SET text = excluded.text";
+
+/// One step's log of the object that exists now under this key.
+pub(crate) const SELECT_STEP_LOG: &str = "
+    SELECT step_logs.text FROM objects
+    JOIN step_logs ON step_logs.object_uid = objects.uid
+    WHERE objects.kind = ?1 AND objects.namespace = ?2 AND objects.name = ?3 AND step_logs.step = ?4";

@@ -15,7 +15,8 @@
 use rusqlite::Connection;
 use std::sync::Arc;
 use switchyard_store::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StoreError, StoredObject,
+    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
+    StoredObject,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,18 +33,26 @@ pub(crate) enum Op {
     Put(Vec<PutRequest>),
     Delete(ObjectKey, Precondition),
     PutMeta(String, String),
+    PutStatus(StatusUpdate),
     /// Runs raw SQL on the write connection (tests: shrink the database to simulate a full disk).
     #[cfg(test)]
     Exec(String),
     /// Panics inside the batch (tests: the writer must survive a bug).
     #[cfg(test)]
     Panic,
+    /// Says it started, then holds the writer until released (tests: queue jobs behind it).
+    #[cfg(test)]
+    Hold {
+        started: std::sync::mpsc::Sender<()>,
+        release: std::sync::mpsc::Receiver<()>,
+    },
 }
 
 /// What a successful [`Op`] returns.
 pub(crate) enum Output {
     Put(Vec<PutOutcome>),
     Delete(Option<StoredObject>),
+    Status(StoredObject),
     Done,
 }
 
@@ -166,6 +175,7 @@ fn run_job(
             ops::delete(conn, sealer, &key, precondition).map(Output::Delete)
         }
         Op::PutMeta(key, value) => ops::put_meta(conn, &key, &value).map(|()| Output::Done),
+        Op::PutStatus(update) => ops::put_status(conn, sealer, update).map(Output::Status),
         #[cfg(test)]
         Op::Exec(sql) => conn
             .execute_batch(&sql)
@@ -173,6 +183,12 @@ fn run_job(
             .map_err(|e| map(e, "running test SQL")),
         #[cfg(test)]
         Op::Panic => panic!("a test job panicked on purpose"),
+        #[cfg(test)]
+        Op::Hold { started, release } => {
+            let _ = started.send(());
+            let _ = release.recv();
+            Ok(Output::Done)
+        }
     };
     if conn.is_autocommit() {
         // SQLite rolled the whole transaction back by itself (I/O error, full disk).

@@ -1,5 +1,5 @@
 //! SQLite-specific promises: durability across reopen, sealed Secrets on disk, migrations,
-//! and group commit under concurrent load.
+//! group commit under concurrent load, and step logs stored and deleted with their object.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchyard_model::Kind;
-use switchyard_store::{ObjectKey, PutRequest, SecretSealer, Store, StoreError};
+use switchyard_store::{
+    ObjectKey, Precondition, PutRequest, SecretSealer, StatusUpdate, StepLog, Store, StoreError,
+};
 use switchyard_store_sqlite::SqliteStore;
 
 fn db_path(dir: &Path) -> PathBuf {
@@ -149,7 +151,10 @@ async fn migrations_run_once_and_reopen_is_idempotent() {
     let first = versions(dir.path());
     assert_eq!(
         first,
-        vec![(1, "objects, resource version counter, meta".to_owned())]
+        vec![
+            (1, "objects, resource version counter, meta".to_owned()),
+            (2, "step logs".to_owned()),
+        ]
     );
     for _ in 0..3 {
         let store = open(dir.path());
@@ -175,7 +180,7 @@ async fn a_database_from_a_newer_build_is_refused() {
     {
         let conn = Connection::open(db_path(dir.path())).unwrap();
         conn.execute(
-            "INSERT INTO migrations (version, name, applied_at) VALUES (2, 'future', 'x')",
+            "INSERT INTO migrations (version, name, applied_at) VALUES (3, 'future', 'x')",
             [],
         )
         .unwrap();
@@ -186,7 +191,7 @@ async fn a_database_from_a_newer_build_is_refused() {
         err,
         StoreError::Corrupt {
             what: format!(
-                "{} has schema version 2, but this build of Switchyard knows versions up to 1; \
+                "{} has schema version 3, but this build of Switchyard knows versions up to 2; \
                  run a newer Switchyard, or restore a backup taken with this version",
                 db_path(dir.path()).display()
             )
@@ -291,4 +296,135 @@ async fn group_commit_serves_200_concurrent_puts_with_unique_versions() {
         })
         .collect();
     assert_eq!(listed, distinct.len());
+}
+
+fn step_log_rows(dir: &Path) -> i64 {
+    raw(dir)
+        .query_row("SELECT count(*) FROM step_logs", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_deleted_workflow_takes_its_thousands_of_logs_with_it() {
+    const STEPS: usize = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = ObjectKey::new(Kind::Workflow, "default", "big");
+    let keep = ObjectKey::new(Kind::Workflow, "default", "other");
+    for k in [&key, &keep] {
+        store
+            .put(PutRequest::new(
+                Kind::Workflow,
+                "default",
+                k.name.clone(),
+                json!({"spec": {}}),
+            ))
+            .await
+            .unwrap();
+    }
+    let logs: Vec<StepLog> = (0..STEPS)
+        .map(|i| StepLog {
+            step: format!("big-{i}"),
+            text: format!("output of step {i}\n"),
+        })
+        .collect();
+    store
+        .put_status(StatusUpdate {
+            key: key.clone(),
+            status: json!({"phase": "Succeeded"}),
+            precondition: Precondition::MustExist,
+            logs,
+        })
+        .await
+        .unwrap();
+    store
+        .put_status(StatusUpdate {
+            key: keep.clone(),
+            status: json!({}),
+            precondition: Precondition::MustExist,
+            logs: vec![StepLog {
+                step: "main".to_owned(),
+                text: "kept".to_owned(),
+            }],
+        })
+        .await
+        .unwrap();
+    assert_eq!(step_log_rows(dir.path()), STEPS as i64 + 1);
+
+    store.delete(&key, Precondition::MustExist).await.unwrap();
+    assert_eq!(
+        step_log_rows(dir.path()),
+        1,
+        "the deleted object's log rows are gone, the other's stay"
+    );
+    assert_eq!(
+        store.step_log(&keep, "main").await.unwrap().as_deref(),
+        Some("kept")
+    );
+}
+
+#[tokio::test]
+async fn a_large_workflow_status_and_a_32_mib_log_round_trip_and_survive_reopen() {
+    const NODES: usize = 6000;
+    let dir = tempfile::tempdir().unwrap();
+    let key = ObjectKey::new(Kind::Workflow, "default", "large");
+    // About 1 MB of status: thousands of nodes, as a large workflow has.
+    let nodes: serde_json::Map<String, serde_json::Value> = (0..NODES)
+        .map(|i| {
+            (
+                format!("large-{i}"),
+                json!({"id": format!("large-{i}"), "name": format!("large[{i}].step"),
+                    "phase": "Succeeded", "startedAt": "2026-01-01T00:00:00Z",
+                    "finishedAt": "2026-01-01T00:00:01Z", "outputs": {"exitCode": "0"}}),
+            )
+        })
+        .collect();
+    let status = json!({"phase": "Succeeded", "nodes": nodes});
+    let log: String = "0123456789abcde\n".repeat(2 << 20);
+    assert_eq!(log.len(), 32 << 20);
+    let written = {
+        let store = open(dir.path());
+        let created = store
+            .put(PutRequest::new(
+                Kind::Workflow,
+                "default",
+                "large",
+                json!({"spec": {"entrypoint": "main"}}),
+            ))
+            .await
+            .unwrap()
+            .into_object();
+        let mut written = None;
+        // Twice: the second write replaces a large status and a large log.
+        for _ in 0..2 {
+            let version = written.as_ref().map_or(
+                created.resource_version,
+                |o: &switchyard_store::StoredObject| o.resource_version,
+            );
+            written = Some(
+                store
+                    .put_status(StatusUpdate {
+                        key: key.clone(),
+                        status: status.clone(),
+                        precondition: Precondition::ResourceVersion(version),
+                        logs: vec![StepLog {
+                            step: "large-0".to_owned(),
+                            text: log.clone(),
+                        }],
+                    })
+                    .await
+                    .unwrap(),
+            );
+        }
+        written.unwrap()
+    };
+    assert!(serde_json::to_vec(&written.body).unwrap().len() > 1_000_000);
+    let store = open(dir.path());
+    assert_eq!(store.get(&key).await.unwrap().as_ref(), Some(&written));
+    assert_eq!(written.body["status"], status);
+    assert_eq!(
+        store.step_log(&key, "large-0").await.unwrap().as_deref(),
+        Some(log.as_str())
+    );
+    assert_eq!(step_log_rows(dir.path()), 1);
 }

@@ -23,7 +23,10 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use switchyard_model::Kind;
 
-use crate::{ObjectKey, Precondition, PutOutcome, PutRequest, Store, StoreError, StoredObject};
+use crate::{
+    ObjectKey, Precondition, PutOutcome, PutRequest, StatusUpdate, StepLog, Store, StoreError,
+    StoredObject,
+};
 
 /// Expands to one `#[tokio::test]` per conformance case, in a module `store_conformance`.
 #[macro_export]
@@ -54,6 +57,15 @@ macro_rules! store_conformance_tests {
             concurrent_writers_with_the_same_version_exactly_one_wins,
             concurrent_increments_lose_no_update,
             concurrent_creates_exactly_one_wins,
+            put_status_replaces_the_status_and_returns_the_object,
+            puts_keep_the_status_and_create_stores_the_body_status,
+            put_status_takes_a_new_version_and_keeps_generation,
+            put_status_preconditions,
+            step_logs_are_written_with_the_status_or_not_at_all,
+            a_later_log_of_the_same_step_replaces_the_earlier,
+            step_log_of_an_unknown_step_or_object_is_none,
+            deleting_an_object_deletes_its_logs,
+            concurrent_status_writes_to_different_objects_all_succeed,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
@@ -1154,4 +1166,601 @@ pub async fn concurrent_creates_exactly_one_wins(store: Arc<dyn Store>) {
         get(&*store, &cm_key("default", "once")).await.as_ref(),
         created.first()
     );
+}
+
+// ---- status and step logs ------------------------------------------------------------------
+
+fn wf_key(name: &str) -> ObjectKey {
+    ObjectKey::new(Kind::Workflow, "default", name)
+}
+
+fn workflow(name: &str) -> PutRequest {
+    PutRequest::new(
+        Kind::Workflow,
+        "default",
+        name,
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "spec": {"entrypoint": "main", "templates": [{"name": "main"}]}}),
+    )
+}
+
+fn status_update(key: &ObjectKey, status: Value, precondition: Precondition) -> StatusUpdate {
+    StatusUpdate {
+        key: key.clone(),
+        status,
+        precondition,
+        logs: Vec::new(),
+    }
+}
+
+fn log(step: &str, text: &str) -> StepLog {
+    StepLog {
+        step: step.to_owned(),
+        text: text.to_owned(),
+    }
+}
+
+async fn put_status(store: &dyn Store, update: StatusUpdate) -> StoredObject {
+    let doing = format!("put_status {}", update.key);
+    ok(store.put_status(update).await, &doing)
+}
+
+async fn step_log(store: &dyn Store, key: &ObjectKey, step: &str) -> Option<String> {
+    ok(
+        store.step_log(key, step).await,
+        &format!("step_log {key} {step}"),
+    )
+}
+
+/// put_status replaces the whole status, returns the object as stored, and `null` removes it.
+pub async fn put_status_replaces_the_status_and_returns_the_object(store: Arc<dyn Store>) {
+    let key = wf_key("st");
+    let created = put(&*store, workflow("st")).await.into_object();
+    for status in [
+        json!({"phase": "Running", "nodes": {"st": {"phase": "Running"}}}),
+        json!({"phase": "Succeeded"}),
+        json!("any JSON value"),
+    ] {
+        let written = put_status(
+            &*store,
+            status_update(&key, status.clone(), Precondition::None),
+        )
+        .await;
+        assert_eq!(
+            written.body["status"], status,
+            "the whole status is replaced"
+        );
+        assert_eq!(written.body["spec"], created.body["spec"]);
+        assert_eq!(
+            written.body["metadata"]["labels"],
+            created.body["metadata"]["labels"]
+        );
+        assert_eq!(
+            get(&*store, &key).await.as_ref(),
+            Some(&written),
+            "the returned object is the stored one"
+        );
+    }
+    let cleared = put_status(
+        &*store,
+        status_update(&key, Value::Null, Precondition::None),
+    )
+    .await;
+    assert_eq!(cleared.body.get("status"), None, "a null status removes it");
+    assert_eq!(get(&*store, &key).await.as_ref(), Some(&cleared));
+
+    // Sealed kinds keep their content through a status write.
+    let secret = ObjectKey::new(Kind::Secret, "default", "s");
+    put(
+        &*store,
+        PutRequest::new(Kind::Secret, "default", "s", json!({"data": {"k": "dg=="}})),
+    )
+    .await;
+    let written = put_status(
+        &*store,
+        status_update(&secret, json!({"seen": true}), Precondition::MustExist),
+    )
+    .await;
+    let stored = some(get(&*store, &secret).await, "get secret");
+    assert_eq!(stored, written);
+    assert_eq!(stored.body["data"], json!({"k": "dg=="}));
+    assert_eq!(stored.body["status"], json!({"seen": true}));
+}
+
+/// A put never changes a stored status: a create stores the body's, a configure keeps the
+/// one put_status wrote, and a put differing only in status is Unchanged.
+pub async fn puts_keep_the_status_and_create_stores_the_body_status(store: Arc<dyn Store>) {
+    let key = wf_key("keep");
+    let mut body = workflow("keep").body;
+    body["status"] = json!({"phase": "Pending"});
+    let created = put(
+        &*store,
+        PutRequest::new(Kind::Workflow, "default", "keep", body.clone()),
+    )
+    .await;
+    assert_eq!(created.object().body["status"], json!({"phase": "Pending"}));
+    assert_eq!(
+        some(get(&*store, &key).await, "get").body["status"],
+        json!({"phase": "Pending"})
+    );
+
+    let written = put_status(
+        &*store,
+        status_update(&key, json!({"phase": "Running"}), Precondition::None),
+    )
+    .await;
+    body["status"] = json!({"phase": "Failed"});
+    let same = put(
+        &*store,
+        PutRequest::new(Kind::Workflow, "default", "keep", body.clone()),
+    )
+    .await;
+    assert_eq!(same.action_str(), "unchanged", "only the status differs");
+    assert_eq!(same.object(), &written);
+
+    body["spec"]["entrypoint"] = json!("other");
+    let configured = put(
+        &*store,
+        PutRequest::new(Kind::Workflow, "default", "keep", body),
+    )
+    .await;
+    assert_eq!(configured.action_str(), "configured");
+    assert_eq!(
+        configured.object().body["status"],
+        json!({"phase": "Running"})
+    );
+    assert_eq!(
+        configured.object().body["spec"]["entrypoint"],
+        json!("other")
+    );
+    let stored = some(get(&*store, &key).await, "get");
+    assert_eq!(stored.body["status"], json!({"phase": "Running"}));
+}
+
+/// Every status write takes the next global version, even with the same status, and keeps
+/// uid, creation time and generation.
+pub async fn put_status_takes_a_new_version_and_keeps_generation(store: Arc<dyn Store>) {
+    let key = wf_key("v");
+    put(&*store, workflow("v")).await;
+    let configured = put(
+        &*store,
+        PutRequest::new(Kind::Workflow, "default", "v", json!({"spec": {"n": 2}})),
+    )
+    .await
+    .into_object();
+    assert_eq!(configured.generation(), 2);
+    let mut last = configured.resource_version;
+    for round in 0..3 {
+        let other = put(
+            &*store,
+            cm_put("default", "between", json!({"round": round.to_string()})),
+        )
+        .await
+        .object()
+        .resource_version;
+        assert!(other > last);
+        let written = put_status(
+            &*store,
+            status_update(&key, json!({"phase": "Running"}), Precondition::None),
+        )
+        .await;
+        assert!(
+            written.resource_version > other,
+            "round {round}: a status write takes the next global version, even unchanged"
+        );
+        assert_eq!(
+            written.body["metadata"]["resourceVersion"],
+            json!(written.resource_version.to_string())
+        );
+        assert_eq!(
+            written.generation(),
+            2,
+            "a status write keeps the generation"
+        );
+        assert_eq!(written.body["metadata"]["generation"], json!(2));
+        assert_eq!(written.uid, configured.uid);
+        assert_eq!(written.body["metadata"]["uid"], json!(configured.uid));
+        assert_eq!(written.created_at, configured.created_at);
+        assert_eq!(
+            written.body["metadata"]["creationTimestamp"],
+            configured.body["metadata"]["creationTimestamp"]
+        );
+        last = written.resource_version;
+    }
+}
+
+/// ResourceVersion conflicts and succeeds as for a put; every precondition needs the object;
+/// MustNotExist and bad keys are Invalid. Failed writes change nothing.
+pub async fn put_status_preconditions(store: Arc<dyn Store>) {
+    let key = wf_key("pre");
+    let absent = wf_key("absent");
+    let v1 = put(&*store, workflow("pre"))
+        .await
+        .object()
+        .resource_version;
+    let v2 = put_status(
+        &*store,
+        status_update(&key, json!({"n": 1}), Precondition::ResourceVersion(v1)),
+    )
+    .await
+    .resource_version;
+    let cases = [
+        (
+            &key,
+            Precondition::ResourceVersion(v1),
+            StoreError::Conflict {
+                key: key.clone(),
+                expected: v1,
+                actual: v2,
+            },
+        ),
+        (
+            &key,
+            Precondition::MustNotExist,
+            StoreError::invalid(
+                &key,
+                "a status write needs an existing object, so its precondition cannot be MustNotExist",
+            ),
+        ),
+        (
+            &absent,
+            Precondition::MustNotExist,
+            StoreError::invalid(
+                &absent,
+                "a status write needs an existing object, so its precondition cannot be MustNotExist",
+            ),
+        ),
+        (
+            &absent,
+            Precondition::None,
+            StoreError::NotFound {
+                key: absent.clone(),
+            },
+        ),
+        (
+            &absent,
+            Precondition::MustExist,
+            StoreError::NotFound {
+                key: absent.clone(),
+            },
+        ),
+        (
+            &absent,
+            Precondition::ResourceVersion(v2),
+            StoreError::NotFound {
+                key: absent.clone(),
+            },
+        ),
+    ];
+    for (k, precondition, want) in cases {
+        let before = get(&*store, k).await;
+        let err = fails(
+            store
+                .put_status(status_update(k, json!({"n": 2}), precondition))
+                .await,
+            &format!("put_status {k} {precondition:?}"),
+        );
+        assert_eq!(err, want, "{k} {precondition:?}");
+        assert_eq!(
+            get(&*store, k).await,
+            before,
+            "a failed status write changes nothing"
+        );
+    }
+    let stored = some(get(&*store, &key).await, "get");
+    assert_eq!(stored.body["status"], json!({"n": 1}));
+    assert_eq!(stored.resource_version, v2);
+
+    let written = put_status(
+        &*store,
+        status_update(&key, json!({"n": 3}), Precondition::ResourceVersion(v2)),
+    )
+    .await;
+    assert_eq!(written.body["status"], json!({"n": 3}));
+    let written = put_status(
+        &*store,
+        status_update(&key, json!({"n": 4}), Precondition::MustExist),
+    )
+    .await;
+    assert_eq!(written.body["status"], json!({"n": 4}));
+
+    let bad = ObjectKey::new(Kind::Workflow, "", "x");
+    let err = fails(
+        store
+            .put_status(status_update(&bad, json!({}), Precondition::None))
+            .await,
+        "put_status with no namespace",
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid request for workflow.argoproj.io/x: namespace must not be empty"
+    );
+    let err = fails(
+        store.step_log(&bad, "s").await,
+        "step_log with no namespace",
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid request for workflow.argoproj.io/x: namespace must not be empty"
+    );
+}
+
+/// Logs are written in the status write's transaction: with it, or (when its precondition
+/// fails) not at all.
+pub async fn step_logs_are_written_with_the_status_or_not_at_all(store: Arc<dyn Store>) {
+    let key = wf_key("logs");
+    let v = put(&*store, workflow("logs"))
+        .await
+        .object()
+        .resource_version;
+    let text = "line one\nünïcødé \"quoted\"\n\ttabbed\n";
+    let written = put_status(
+        &*store,
+        StatusUpdate {
+            logs: vec![
+                log("logs-1", text),
+                log("logs-2", ""),
+                log("logs-3", "three"),
+            ],
+            ..status_update(
+                &key,
+                json!({"phase": "Running"}),
+                Precondition::ResourceVersion(v),
+            )
+        },
+    )
+    .await;
+    assert_eq!(
+        step_log(&*store, &key, "logs-1").await.as_deref(),
+        Some(text)
+    );
+    assert_eq!(
+        step_log(&*store, &key, "logs-2").await.as_deref(),
+        Some(""),
+        "an empty log is a log"
+    );
+    assert_eq!(
+        step_log(&*store, &key, "logs-3").await.as_deref(),
+        Some("three")
+    );
+
+    let err = fails(
+        store
+            .put_status(StatusUpdate {
+                logs: vec![log("logs-1", "overwritten"), log("logs-4", "four")],
+                ..status_update(
+                    &key,
+                    json!({"phase": "Failed"}),
+                    Precondition::ResourceVersion(v),
+                )
+            })
+            .await,
+        "put_status with a stale version",
+    );
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(
+        step_log(&*store, &key, "logs-1").await.as_deref(),
+        Some(text)
+    );
+    assert_eq!(
+        step_log(&*store, &key, "logs-4").await,
+        None,
+        "a failed status write writes no log"
+    );
+    assert_eq!(get(&*store, &key).await, Some(written));
+
+    let absent = wf_key("absent");
+    fails(
+        store
+            .put_status(StatusUpdate {
+                logs: vec![log("a-1", "x")],
+                ..status_update(&absent, json!({}), Precondition::None)
+            })
+            .await,
+        "put_status of an absent object",
+    );
+    assert_eq!(step_log(&*store, &absent, "a-1").await, None);
+}
+
+/// A log written again for the same step replaces the earlier one, within one write or
+/// across writes; other steps' logs stay.
+pub async fn a_later_log_of_the_same_step_replaces_the_earlier(store: Arc<dyn Store>) {
+    let key = wf_key("again");
+    put(&*store, workflow("again")).await;
+    put_status(
+        &*store,
+        StatusUpdate {
+            logs: vec![log("a", "first"), log("b", "kept")],
+            ..status_update(&key, json!({}), Precondition::None)
+        },
+    )
+    .await;
+    put_status(
+        &*store,
+        StatusUpdate {
+            logs: vec![log("a", "second")],
+            ..status_update(&key, json!({}), Precondition::None)
+        },
+    )
+    .await;
+    assert_eq!(
+        step_log(&*store, &key, "a").await.as_deref(),
+        Some("second")
+    );
+    assert_eq!(step_log(&*store, &key, "b").await.as_deref(), Some("kept"));
+    put_status(
+        &*store,
+        StatusUpdate {
+            logs: vec![log("a", "third"), log("a", "fourth")],
+            ..status_update(&key, json!({}), Precondition::None)
+        },
+    )
+    .await;
+    assert_eq!(
+        step_log(&*store, &key, "a").await.as_deref(),
+        Some("fourth"),
+        "the later of two logs of one step in one write wins"
+    );
+    // A put of the object leaves its logs alone.
+    put(
+        &*store,
+        PutRequest::new(
+            Kind::Workflow,
+            "default",
+            "again",
+            json!({"spec": {"n": 1}}),
+        ),
+    )
+    .await;
+    assert_eq!(step_log(&*store, &key, "b").await.as_deref(), Some("kept"));
+}
+
+/// Unknown steps, objects and kinds have no log.
+pub async fn step_log_of_an_unknown_step_or_object_is_none(store: Arc<dyn Store>) {
+    let key = wf_key("known");
+    put(&*store, workflow("known")).await;
+    assert_eq!(
+        step_log(&*store, &key, "s").await,
+        None,
+        "no log written yet"
+    );
+    put_status(
+        &*store,
+        StatusUpdate {
+            logs: vec![log("s", "text")],
+            ..status_update(&key, json!({}), Precondition::None)
+        },
+    )
+    .await;
+    for (k, step) in [
+        (key.clone(), "other"),
+        (key.clone(), "S"),
+        (key.clone(), ""),
+        (wf_key("unknown"), "s"),
+        (ObjectKey::new(Kind::Workflow, "elsewhere", "known"), "s"),
+        (ObjectKey::new(Kind::CronWorkflow, "default", "known"), "s"),
+    ] {
+        assert_eq!(step_log(&*store, &k, step).await, None, "{k} step {step:?}");
+    }
+    assert_eq!(step_log(&*store, &key, "s").await.as_deref(), Some("text"));
+}
+
+/// Deleting an object deletes its logs: a new object of the same name starts with none.
+pub async fn deleting_an_object_deletes_its_logs(store: Arc<dyn Store>) {
+    let key = wf_key("gone");
+    put(&*store, workflow("gone")).await;
+    let steps: Vec<String> = (0..50).map(|i| format!("gone-{i}")).collect();
+    put_status(
+        &*store,
+        StatusUpdate {
+            logs: steps
+                .iter()
+                .map(|s| log(s, &format!("log of {s}")))
+                .collect(),
+            ..status_update(&key, json!({"phase": "Succeeded"}), Precondition::None)
+        },
+    )
+    .await;
+    assert_eq!(
+        step_log(&*store, &key, "gone-7").await.as_deref(),
+        Some("log of gone-7")
+    );
+    ok(store.delete(&key, Precondition::MustExist).await, "delete");
+    for step in &steps {
+        assert_eq!(
+            step_log(&*store, &key, step).await,
+            None,
+            "{step} after delete"
+        );
+    }
+    let recreated = put(&*store, workflow("gone")).await;
+    assert_eq!(recreated.action_str(), "created");
+    for step in &steps {
+        assert_eq!(
+            step_log(&*store, &key, step).await,
+            None,
+            "{step} after recreate"
+        );
+    }
+    put_status(
+        &*store,
+        StatusUpdate {
+            logs: vec![log("gone-1", "new incarnation")],
+            ..status_update(&key, json!({}), Precondition::None)
+        },
+    )
+    .await;
+    assert_eq!(
+        step_log(&*store, &key, "gone-1").await.as_deref(),
+        Some("new incarnation")
+    );
+    assert_eq!(step_log(&*store, &key, "gone-2").await, None);
+}
+
+/// Many runs write their own status at once, each chaining on its last version: all succeed,
+/// versions are unique, and the last status and every log are stored.
+pub async fn concurrent_status_writes_to_different_objects_all_succeed(store: Arc<dyn Store>) {
+    const RUNS: usize = 24;
+    const WRITES: usize = 5;
+    let mut start = Vec::new();
+    for run in 0..RUNS {
+        let object = put(&*store, workflow(&format!("run-{run}")))
+            .await
+            .into_object();
+        start.push(object.resource_version);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (run, first) in start.into_iter().enumerate() {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let key = wf_key(&format!("run-{run}"));
+            let mut version = first;
+            let mut versions = Vec::new();
+            for write in 0..WRITES {
+                let update = StatusUpdate {
+                    logs: vec![log(
+                        &format!("step-{write}"),
+                        &format!("run {run} step {write}"),
+                    )],
+                    ..status_update(
+                        &key,
+                        json!({"done": write}),
+                        Precondition::ResourceVersion(version),
+                    )
+                };
+                let written = ok(
+                    store.put_status(update).await,
+                    &format!("run {run} write {write}"),
+                );
+                assert!(written.resource_version > version);
+                version = written.resource_version;
+                versions.push(version);
+            }
+            versions
+        });
+    }
+    let mut all = BTreeSet::new();
+    let mut count = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let versions = match joined {
+            Ok(v) => v,
+            Err(e) => panic!("run task failed: {e}"),
+        };
+        count += versions.len();
+        all.extend(versions);
+    }
+    assert_eq!(count, RUNS * WRITES);
+    assert_eq!(all.len(), count, "resource versions are unique");
+    for run in 0..RUNS {
+        let key = wf_key(&format!("run-{run}"));
+        let stored = some(get(&*store, &key).await, "get run");
+        assert_eq!(stored.body["status"], json!({"done": WRITES - 1}));
+        assert_eq!(stored.generation(), 1);
+        for write in 0..WRITES {
+            assert_eq!(
+                step_log(&*store, &key, &format!("step-{write}")).await,
+                Some(format!("run {run} step {write}")),
+            );
+        }
+    }
 }

@@ -57,6 +57,15 @@
 //! Whatever the request's body says in those fields is replaced: the request's kind,
 //! namespace and name are authoritative.
 //!
+//! **Status and step logs.** `status` is a subresource, as in Kubernetes: `put` keeps the
+//! stored status (a create stores the body's), and only [`Store::put_status`] changes it.
+//! `put_status` checks its precondition like a put, replaces `status`, takes the next
+//! resource version (always: there is no Unchanged test), keeps `generation`, and writes the
+//! given step logs in the same transaction, each replacing an earlier log of the same step.
+//! Logs belong to the object's incarnation (its uid): [`Store::step_log`] returns only logs
+//! written for the object that exists now, and deleting the object deletes its logs, so a
+//! new object of the same name starts with none.
+//!
 //! **generateName.** [`ObjectName::Generate`]`(prefix)` creates a new object named `prefix`
 //! followed by 5 random characters from `[a-z0-9]`, drawing again when the name is taken.
 //! It only creates: it accepts the preconditions `None` and `MustNotExist` and rejects the
@@ -343,6 +352,35 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<StoredObject>, StoreError>;
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Replaces the `status` of an existing object (the status subresource: `put` never
+    /// changes a stored status) and, in the same transaction, writes the step logs attached
+    /// to it. See "Status and step logs" in the crate docs.
+    async fn put_status(&self, update: StatusUpdate) -> Result<StoredObject, StoreError>;
+    /// The log of one step of an object, as written by [`Store::put_status`].
+    async fn step_log(&self, key: &ObjectKey, step: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// A write of an object's `status`, with the logs of steps that ended (see [`Store::put_status`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusUpdate {
+    pub key: ObjectKey,
+    /// The new `status` (any JSON value; `null` removes it).
+    pub status: serde_json::Value,
+    /// Checked like a put's: `ResourceVersion(v)` is how a single writer of a run's status
+    /// makes sure nobody else wrote it since. `None` and `MustExist` both require the object
+    /// to exist; `MustNotExist` is invalid here.
+    pub precondition: Precondition,
+    /// Step logs to store with the object, replacing any earlier log of the same step.
+    pub logs: Vec<StepLog>,
+}
+
+/// The captured output of one step, stored with the object it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepLog {
+    /// The step's id (unique within the object).
+    pub step: String,
+    /// The log as the writer formats it (opaque to the store).
+    pub text: String,
 }
 
 #[cfg(test)]

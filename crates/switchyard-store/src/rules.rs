@@ -5,6 +5,11 @@
 //! letter; only reading and writing rows is theirs. A put goes:
 //! [`resolve_key`] → read the current row → [`plan_put`] → on `Create`/`Update` take the next
 //! resource version → [`created`]/[`updated`] → [`encode_body`] → write the row.
+//!
+//! A status write ([`Store::put_status`](crate::Store::put_status)) goes: [`validate_key`] →
+//! read the current row, decoding its body with [`decode_body_with_status`] →
+//! [`check_status_precondition`] → take the next resource version → [`status_written`] →
+//! [`encode_body`] → update the row and upsert the step logs.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use rand::Rng;
@@ -175,6 +180,25 @@ pub fn check_delete_precondition(
     check_precondition(key, current, precondition)
 }
 
+/// Checks a status write's precondition against the current object and returns that object
+/// when the write may go ahead. A status write needs an existing object whatever the
+/// precondition: `None` and `MustExist` fail with [`StoreError::NotFound`] when it is absent,
+/// `ResourceVersion` fails as for a put, and `MustNotExist` is [`StoreError::Invalid`].
+pub fn check_status_precondition(
+    key: &ObjectKey,
+    current: Option<StoredObject>,
+    precondition: Precondition,
+) -> Result<StoredObject, StoreError> {
+    if precondition == Precondition::MustNotExist {
+        return Err(StoreError::invalid(
+            key,
+            "a status write needs an existing object, so its precondition cannot be MustNotExist",
+        ));
+    }
+    check_precondition(key, current.as_ref(), precondition)?;
+    current.ok_or_else(|| StoreError::NotFound { key: key.clone() })
+}
+
 /// What to do with a put, decided from the current object.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PutPlan {
@@ -341,6 +365,22 @@ fn stamp(
     }
 }
 
+/// The object a status write stores: `current` as read with its new status in place (see
+/// [`decode_body_with_status`]), stamped with `resource_version`; uid, creation time and
+/// generation are kept.
+pub fn status_written(current: StoredObject, resource_version: u64) -> StoredObject {
+    let generation = current.generation();
+    let key = current.key();
+    stamp(
+        &key,
+        current.body,
+        current.uid,
+        resource_version,
+        current.created_at,
+        generation,
+    )
+}
+
 /// True for kinds whose bodies are sealed at rest.
 pub fn is_sealed_kind(kind: Kind) -> bool {
     kind == Kind::Secret
@@ -383,18 +423,88 @@ pub fn decode_body(
 ) -> Result<Value, StoreError> {
     let opened;
     let json = if sealed {
-        opened = sealer.open(bytes).map_err(|e| match e {
-            StoreError::Corrupt { what } => StoreError::Corrupt {
-                what: format!("{key}: {what}"),
-            },
-            other => other,
-        })?;
+        opened = open_sealed(sealer, key, bytes)?;
         &opened[..]
     } else {
         bytes
     };
     serde_json::from_slice(json).map_err(|e| StoreError::Corrupt {
         what: format!("{key}: the stored body is not valid JSON: {e}"),
+    })
+}
+
+/// Reverses [`encode_body`] for a status write: the stored top-level `status` is skipped
+/// rather than built (in a Workflow it is most of the body, and it is about to be replaced)
+/// and `status` takes its place, at the end if the body had none; a `null` status leaves the
+/// body without one. Failures are [`StoreError::Corrupt`] naming the object, as in
+/// [`decode_body`].
+pub fn decode_body_with_status(
+    sealer: &SecretSealer,
+    key: &ObjectKey,
+    bytes: &[u8],
+    sealed: bool,
+    status: Value,
+) -> Result<Value, StoreError> {
+    let opened;
+    let json = if sealed {
+        opened = open_sealed(sealer, key, bytes)?;
+        &opened[..]
+    } else {
+        bytes
+    };
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+        what: format!("{key}: the stored body is not a valid JSON object: {e}"),
+    };
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let body =
+        serde::Deserializer::deserialize_map(&mut de, ReplaceStatus(status)).map_err(corrupt)?;
+    de.end().map_err(corrupt)?;
+    Ok(body)
+}
+
+/// Deserializes a JSON object into a [`Value`], skipping the value of its `status` member
+/// and putting the carried status in its place.
+struct ReplaceStatus(Value);
+
+impl<'de> serde::de::Visitor<'de> for ReplaceStatus {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut status = Some(self.0).filter(|s| !s.is_null());
+        let mut obj = Map::new();
+        while let Some(member) = map.next_key::<String>()? {
+            if member == "status" {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                // A repeated `status` member keeps the first position, as a parsed body would.
+                if let Some(status) = status.take() {
+                    obj.insert(member, status);
+                }
+            } else {
+                let value = map.next_value::<Value>()?;
+                obj.insert(member, value);
+            }
+        }
+        if let Some(status) = status {
+            obj.insert("status".to_owned(), status);
+        }
+        Ok(Value::Object(obj))
+    }
+}
+
+fn open_sealed(
+    sealer: &SecretSealer,
+    key: &ObjectKey,
+    bytes: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    sealer.open(bytes).map_err(|e| match e {
+        StoreError::Corrupt { what } => StoreError::Corrupt {
+            what: format!("{key}: {what}"),
+        },
+        other => other,
     })
 }
 
@@ -582,5 +692,127 @@ mod tests {
             kind_from_stored("Rollout"),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    fn stored(body: Value) -> StoredObject {
+        created(&key(Kind::Workflow, "default", "wf"), body, 7)
+    }
+
+    #[test]
+    fn status_preconditions_need_an_existing_object() {
+        let k = key(Kind::Workflow, "default", "wf");
+        let current = stored(json!({"metadata": {}}));
+        for pre in [
+            Precondition::None,
+            Precondition::MustExist,
+            Precondition::ResourceVersion(7),
+        ] {
+            assert_eq!(
+                check_status_precondition(&k, Some(current.clone()), pre).unwrap(),
+                current
+            );
+            assert_eq!(
+                check_status_precondition(&k, None, pre).unwrap_err(),
+                StoreError::NotFound { key: k.clone() },
+                "{pre:?}"
+            );
+        }
+        assert_eq!(
+            check_status_precondition(&k, Some(current.clone()), Precondition::ResourceVersion(6))
+                .unwrap_err(),
+            StoreError::Conflict {
+                key: k.clone(),
+                expected: 6,
+                actual: 7
+            }
+        );
+        for current in [Some(current), None] {
+            let err =
+                check_status_precondition(&k, current, Precondition::MustNotExist).unwrap_err();
+            assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn decoding_for_a_status_write_puts_the_new_status_in_place_of_the_old() {
+        let sealer = SecretSealer::from_key([9; 32]);
+        let k = key(Kind::Workflow, "default", "wf");
+        let decode = |body: &str, status: Value| {
+            decode_body_with_status(&sealer, &k, body.as_bytes(), false, status).unwrap()
+        };
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let new = json!({"phase": "Running"});
+
+        let body = decode(
+            r#"{"a":1,"status":{"old":[1,2]},"z":{"n":null}}"#,
+            new.clone(),
+        );
+        assert_eq!(body, json!({"a": 1, "status": new, "z": {"n": null}}));
+        assert_eq!(
+            keys(&body),
+            ["a", "status", "z"],
+            "the status keeps its place"
+        );
+
+        let body = decode(r#"{"a":1}"#, new.clone());
+        assert_eq!(keys(&body), ["a", "status"], "a new status goes at the end");
+
+        let body = decode(r#"{"status":{"old":1},"a":1}"#, Value::Null);
+        assert_eq!(body, json!({"a": 1}), "null removes the status");
+
+        let body = decode(r#"{"status":1,"a":1,"status":2}"#, new.clone());
+        assert_eq!(body, json!({"status": new, "a": 1}));
+
+        // A sealed body decodes the same way.
+        let plain = stored(json!({"metadata": {}, "data": {"k": "v"}, "status": {"x": 1}}));
+        let mut secret = plain.clone();
+        secret.kind = Kind::Secret;
+        let encoded = encode_body(&sealer, &secret).unwrap();
+        assert!(encoded.sealed);
+        let body = decode_body_with_status(&sealer, &k, &encoded.bytes, true, json!(2)).unwrap();
+        assert_eq!(body["data"], json!({"k": "v"}));
+        assert_eq!(body["status"], json!(2));
+
+        for bad in [r#"[1]"#, r#"{"a":"#, r#"{"a":1} x"#, r#"{"status":{"#] {
+            let err =
+                decode_body_with_status(&sealer, &k, bad.as_bytes(), false, json!({})).unwrap_err();
+            assert!(
+                err.to_string().starts_with(
+                    "stored data cannot be read: workflow.argoproj.io/default/wf: the stored body is not a valid JSON object"
+                ),
+                "{bad}: {err}"
+            );
+        }
+        let err = decode_body_with_status(&sealer, &k, b"not sealed", true, json!({})).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_status_write_takes_the_version_and_keeps_the_rest() {
+        let current = updated(
+            &stored(json!({"metadata": {"labels": {"l": "v"}}, "spec": {}})),
+            json!({"metadata": {"labels": {"l": "v"}}, "spec": {"n": 1}}),
+            8,
+        );
+        assert_eq!(current.generation(), 2);
+        let mut with_status = current.clone();
+        with_status.body["status"] = json!({"phase": "Running"});
+        let written = status_written(with_status, 9);
+        assert_eq!(written.resource_version, 9);
+        assert_eq!(written.body["metadata"]["resourceVersion"], json!("9"));
+        assert_eq!(written.generation(), 2);
+        assert_eq!(written.uid, current.uid);
+        assert_eq!(written.created_at, current.created_at);
+        assert_eq!(
+            written.body["metadata"]["uid"],
+            current.body["metadata"]["uid"]
+        );
+        assert_eq!(
+            written.body["metadata"]["creationTimestamp"],
+            current.body["metadata"]["creationTimestamp"]
+        );
+        assert_eq!(written.body["metadata"]["labels"], json!({"l": "v"}));
+        assert_eq!(written.body["spec"], json!({"n": 1}));
+        assert_eq!(written.body["status"], json!({"phase": "Running"}));
     }
 }

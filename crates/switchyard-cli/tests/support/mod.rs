@@ -1,0 +1,204 @@
+//! A real `switchyard up` process for end-to-end tests: started on a free port with its own
+//! data directory, reached over HTTP with its admin token, killed (SIGKILL) and started
+//! again on the same data directory.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub struct Server {
+    pub url: String,
+    pub token: String,
+    pub data_dir: PathBuf,
+    child: Child,
+}
+
+/// A directory for a test's data, outside `/tmp` (steps under `/tmp` cannot get a private
+/// `/tmp` of their own).
+pub fn data_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Server {
+    pub fn start(data_dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["up", "--listen", "127.0.0.1:0", "--log-format", "text"])
+            .env("SWITCHYARD_DATA_DIR", data_dir)
+            .env("SWITCHYARD_LOG", "info")
+            .env_remove("SWITCHYARD_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut announced = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !announced && let Some(at) = line.find("listening on http://") {
+                    let rest = &line[at + "listening on ".len()..];
+                    let url = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = tx.send(url);
+                    announced = true;
+                }
+                if std::env::var_os("SWITCHYARD_TEST_SERVER_LOG").is_some() {
+                    eprintln!("[server] {line}");
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("`switchyard up` did not announce its address");
+            }
+        };
+        let token = std::fs::read_to_string(data_dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Server {
+            url,
+            token,
+            data_dir: data_dir.to_path_buf(),
+            child,
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn client(&self) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            url: self.url.clone(),
+            token: self.token.clone(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The control API, as a test uses it.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Api {
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// Submits a manifest; returns the names of the created runs.
+    pub async fn submit(&self, file_name: &str, content: &str) -> Result<Vec<String>, Value> {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v1/namespaces/default/workflows",
+                Some(json!({"source": {"name": file_name, "content": content}})),
+            )
+            .await;
+        if status != 201 {
+            return Err(body);
+        }
+        Ok(body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect())
+    }
+
+    pub async fn run(&self, name: &str) -> Value {
+        let (status, body) = self
+            .call(
+                "GET",
+                &format!("/api/v1/namespaces/default/workflows/{name}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn act(&self, name: &str, action: &str, body: Value) -> (u16, Value) {
+        self.call(
+            "PUT",
+            &format!("/api/v1/namespaces/default/workflows/{name}/{action}"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// The run's log lines (`text` of each entry), every step.
+    pub async fn logs(&self, name: &str) -> Vec<Value> {
+        let resp = self
+            .http
+            .get(format!(
+                "{}/api/v1/namespaces/default/workflows/{name}/log",
+                self.url
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let text = resp.text().await.unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+pub fn phase(run: &Value) -> &str {
+    run["status"]["phase"].as_str().unwrap_or("")
+}
+
+/// Nodes of a run, as (displayName, node JSON).
+pub fn nodes(run: &Value) -> Vec<(String, Value)> {
+    run["status"]["nodes"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .map(|n| {
+                    (
+                        n["displayName"].as_str().unwrap_or("").to_string(),
+                        n.clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,469 @@
+//! [`Controller`]: submits runs, routes commands to their actors, recovers runs after a
+//! restart, deletes runs, and reads their logs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+use switchyard_engine::{Command, RunState, StepRunner, WorkflowPhase, restart_actions, submit};
+use switchyard_model::Kind;
+use switchyard_model::workflow::{Parameter, Workflow, WorkflowTemplateRef};
+use switchyard_store::{
+    ObjectKey, Precondition, PutRequest, Store, StoreError, StoredObject, rules,
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::error::ControllerError;
+use crate::library::{self, Overlay};
+use crate::metrics;
+use crate::record;
+use crate::run::{Msg, RunActor};
+
+/// Settings of the controller.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// The time between SIGTERM and SIGKILL when a step is stopped.
+    pub stop_grace: Duration,
+    /// Host commands standing in for image entrypoints (for containers without `command`).
+    pub image_entrypoints: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            stop_grace: Duration::from_secs(10),
+            image_entrypoints: BTreeMap::new(),
+        }
+    }
+}
+
+/// What every actor shares.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) runner: Arc<dyn StepRunner>,
+    pub(crate) config: ControllerConfig,
+    actors: Mutex<HashMap<ObjectKey, mpsc::UnboundedSender<Msg>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Drops the registry entry of `key` if it is still this actor's.
+    pub(crate) fn remove(&self, key: &ObjectKey, tx: &mpsc::UnboundedSender<Msg>) {
+        let mut actors = lock(&self.actors);
+        if actors.get(key).is_some_and(|t| t.same_channel(tx)) {
+            actors.remove(key);
+        }
+    }
+
+    /// An ended actor leaves the registry unless a message is waiting for it (checked under
+    /// the registry lock, so no new sender can be handed out meanwhile). Returns true if it
+    /// left. A sender handed out before may still send: its reply channel is then dropped
+    /// unanswered and the caller asks again (see [`Controller::command`]).
+    pub(crate) fn leave(
+        &self,
+        key: &ObjectKey,
+        tx: &mpsc::UnboundedSender<Msg>,
+        rx: &mpsc::UnboundedReceiver<Msg>,
+    ) -> bool {
+        let mut actors = lock(&self.actors);
+        if !rx.is_empty() {
+            return false;
+        }
+        if actors.get(key).is_some_and(|t| t.same_channel(tx)) {
+            actors.remove(key);
+        }
+        true
+    }
+}
+
+/// How to name a new run, and what to change in the submitted Workflow.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitOptions {
+    pub name: Option<String>,
+    pub generate_name: Option<String>,
+    /// Workflow parameters set or overridden (`-p name=value`).
+    pub parameters: Vec<(String, String)>,
+    pub entrypoint: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// Check and build the run without storing or starting it.
+    pub dry_run: bool,
+    /// Templates and ConfigMaps of the same request, not stored yet (see [`Overlay`]).
+    pub overlay: Overlay,
+}
+
+/// What a submit created (or, in a dry run, would create).
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub object: StoredObject,
+}
+
+/// The workflow controller. Cheap to clone.
+#[derive(Clone)]
+pub struct Controller {
+    shared: Arc<Shared>,
+}
+
+/// How many times a generated name is drawn again when it is taken.
+const NAME_ATTEMPTS: usize = 8;
+
+impl Controller {
+    /// Creates the controller and takes over every unfinished run in the store: steps that
+    /// were running are re-attached, steps whose start was not recorded are started (a step
+    /// id runs at most once), and timers are set again.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn StepRunner>,
+        config: ControllerConfig,
+    ) -> Result<Controller, ControllerError> {
+        let controller = Controller::new(store, runner, config);
+        controller.recover().await?;
+        Ok(controller)
+    }
+
+    /// A controller that has not looked at the store yet; [`Controller::recover`] takes over
+    /// the unfinished runs.
+    pub fn new(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn StepRunner>,
+        config: ControllerConfig,
+    ) -> Controller {
+        Controller {
+            shared: Arc::new(Shared {
+                store,
+                runner,
+                config,
+                actors: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Takes over every unfinished run in the store (see [`Controller::start`]).
+    pub async fn recover(&self) -> Result<(), ControllerError> {
+        let controller = self;
+        let mut resumed = 0usize;
+        for object in controller.shared.store.list(Kind::Workflow, None).await? {
+            let Some(phase) = record::stored_phase(&object) else {
+                warn!(workflow = %object.key(), "a stored Workflow has no run state; it is not driven");
+                continue;
+            };
+            metrics::run_loaded(phase);
+            if phase.is_finished() {
+                continue;
+            }
+            match record::from_object(&object) {
+                Ok(state) => {
+                    controller.spawn_recovered(state, object.resource_version);
+                    resumed += 1;
+                }
+                Err(e) => warn!(error = %e, "cannot continue a run"),
+            }
+        }
+        if resumed > 0 {
+            info!(runs = resumed, "continuing unfinished runs");
+        }
+        Ok(())
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    pub fn runner(&self) -> &Arc<dyn StepRunner> {
+        &self.shared.runner
+    }
+
+    /// Runs that have an actor in this process now.
+    pub fn active_runs(&self) -> usize {
+        lock(&self.shared.actors).len()
+    }
+
+    fn spawn_recovered(&self, state: RunState, resource_version: u64) {
+        let initial = restart_actions(&state);
+        let pending = state.status.phase == WorkflowPhase::Pending;
+        let tx = self.spawn(state, resource_version, initial);
+        if pending {
+            metrics::enqueued();
+            let _ = tx.send(Msg::command(Command::Submit, None));
+        }
+    }
+
+    fn spawn(
+        &self,
+        state: RunState,
+        resource_version: u64,
+        initial: Vec<switchyard_engine::Action>,
+    ) -> mpsc::UnboundedSender<Msg> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let key = run_key(&state);
+        lock(&self.shared.actors).insert(key, tx.clone());
+        let actor = RunActor::new(state, resource_version, self.shared.clone(), rx, tx.clone());
+        tokio::spawn(actor.run(initial));
+        tx
+    }
+
+    /// The mailbox of a run, starting its actor from the store if it has none.
+    async fn mailbox(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<mpsc::UnboundedSender<Msg>, ControllerError> {
+        if let Some(tx) = lock(&self.shared.actors).get(key) {
+            return Ok(tx.clone());
+        }
+        let object = self.stored(key).await?;
+        let state = record::from_object(&object)?;
+        // Another caller may have started it meanwhile.
+        if let Some(tx) = lock(&self.shared.actors).get(key) {
+            return Ok(tx.clone());
+        }
+        Ok(self.spawn(state, object.resource_version, Vec::new()))
+    }
+
+    /// The stored object of a run.
+    pub(crate) async fn stored(&self, key: &ObjectKey) -> Result<StoredObject, ControllerError> {
+        self.shared
+            .store
+            .get(key)
+            .await?
+            .ok_or_else(|| not_found(key))
+    }
+
+    /// Applies a command to a run and returns once its effect is durable.
+    pub async fn command(&self, key: &ObjectKey, cmd: Command) -> Result<(), ControllerError> {
+        for _ in 0..4 {
+            let tx = self.mailbox(key).await?;
+            let (reply, answer) = oneshot::channel();
+            metrics::enqueued();
+            if tx.send(Msg::command(cmd.clone(), Some(reply))).is_err() {
+                continue;
+            }
+            match answer.await {
+                Ok(result) => return result,
+                // The actor was leaving; ask a new one.
+                Err(_) => continue,
+            }
+        }
+        Err(ControllerError::ShuttingDown)
+    }
+
+    /// Submits a Workflow (checked against the templates it refers to) and starts it.
+    pub async fn submit(
+        &self,
+        namespace: &str,
+        mut workflow: Workflow,
+        options: SubmitOptions,
+    ) -> Result<Submitted, ControllerError> {
+        apply_options(&mut workflow, &options);
+        let mut library = library::gather(
+            self.shared.store.as_ref(),
+            namespace,
+            &workflow,
+            &options.overlay,
+        )
+        .await?;
+        library.image_entrypoints = self.shared.config.image_entrypoints.clone();
+        let explicit = options
+            .name
+            .clone()
+            .or_else(|| workflow.metadata.name.clone());
+        let prefix = options
+            .generate_name
+            .clone()
+            .or_else(|| workflow.metadata.generate_name.clone());
+        if explicit.is_none() && prefix.is_none() {
+            return Err(ControllerError::invalid(
+                "metadata",
+                "the Workflow needs `metadata.name` or `metadata.generateName`",
+            ));
+        }
+        for _ in 0..NAME_ATTEMPTS {
+            let name = match &explicit {
+                Some(n) => n.clone(),
+                None => rules::generated_name(prefix.as_deref().unwrap_or_default()),
+            };
+            let mut state = submit(&name, namespace, "", &workflow, library.clone(), Utc::now())?;
+            let body =
+                record::new_object(&state, &workflow.spec).map_err(|e| StoreError::Internal {
+                    reason: format!("cannot serialize the run: {e}"),
+                })?;
+            if options.dry_run {
+                let object = StoredObject {
+                    kind: Kind::Workflow,
+                    namespace: namespace.to_string(),
+                    name: name.clone(),
+                    uid: String::new(),
+                    resource_version: 0,
+                    created_at: Utc::now(),
+                    body,
+                };
+                return Ok(Submitted { object });
+            }
+            let put = PutRequest::new(Kind::Workflow, namespace, name.clone(), body)
+                .with_precondition(Precondition::MustNotExist);
+            let object = match self.shared.store.put(put).await {
+                Ok(outcome) => outcome.into_object(),
+                Err(StoreError::AlreadyExists { .. }) if explicit.is_none() => continue,
+                Err(e) => return Err(e.into()),
+            };
+            state.uid = object.uid.clone();
+            metrics::phase_changed(None, WorkflowPhase::Pending);
+            info!(run = %name, %namespace, uid = %object.uid, "run submitted");
+            let tx = self.spawn(state, object.resource_version, Vec::new());
+            metrics::enqueued();
+            let _ = tx.send(Msg::command(Command::Submit, None));
+            return Ok(Submitted { object });
+        }
+        Err(StoreError::AlreadyExists {
+            key: ObjectKey::new(Kind::Workflow, namespace, prefix.unwrap_or_default()),
+        }
+        .into())
+    }
+
+    /// Deletes a run: its running steps are stopped, then the object and its logs go.
+    pub async fn delete(&self, key: &ObjectKey) -> Result<Option<StoredObject>, ControllerError> {
+        let deleted = self.shared.store.delete(key, Precondition::None).await?;
+        let Some(object) = deleted else {
+            return Ok(None);
+        };
+        if let Some(phase) = record::stored_phase(&object) {
+            metrics::run_removed(phase);
+        }
+        let tx = lock(&self.shared.actors).get(key).cloned();
+        if let Some(tx) = tx {
+            let (reply, done) = oneshot::channel();
+            if tx.send(Msg::Deleted { reply }).is_ok() {
+                let _ = done.await;
+            }
+        }
+        Ok(Some(object))
+    }
+
+    /// A Workflow that runs a (Cluster)WorkflowTemplate or a CronWorkflow's spec, as
+    /// `argo submit --from` builds it.
+    pub async fn workflow_from(
+        &self,
+        namespace: &str,
+        kind: Kind,
+        name: &str,
+    ) -> Result<Workflow, ControllerError> {
+        let ns = if kind.namespaced() { namespace } else { "" };
+        let key = ObjectKey::new(kind, ns, name);
+        let object = self
+            .shared
+            .store
+            .get(&key)
+            .await?
+            .ok_or_else(|| ControllerError::invalid("from", format!("{key} not found")))?;
+        let mut wf = Workflow {
+            api_version: "argoproj.io/v1alpha1".into(),
+            kind: "Workflow".into(),
+            ..Default::default()
+        };
+        wf.metadata.generate_name = Some(format!("{name}-"));
+        match kind {
+            Kind::WorkflowTemplate | Kind::ClusterWorkflowTemplate => {
+                let label = if kind == Kind::WorkflowTemplate {
+                    "workflows.argoproj.io/workflow-template"
+                } else {
+                    "workflows.argoproj.io/cluster-workflow-template"
+                };
+                wf.metadata.labels.insert(label.into(), name.into());
+                wf.spec.workflow_template_ref = Some(WorkflowTemplateRef {
+                    name: Some(name.into()),
+                    cluster_scope: (kind == Kind::ClusterWorkflowTemplate).then_some(true),
+                });
+            }
+            Kind::CronWorkflow => {
+                let spec = object
+                    .body
+                    .pointer("/spec/workflowSpec")
+                    .cloned()
+                    .unwrap_or_default();
+                wf.spec = serde_json::from_value(spec).map_err(|e| StoreError::Corrupt {
+                    what: format!("{key}: spec.workflowSpec: {e}"),
+                })?;
+                wf.metadata
+                    .labels
+                    .insert("workflows.argoproj.io/cron-workflow".into(), name.into());
+            }
+            other => {
+                return Err(ControllerError::invalid(
+                    "from",
+                    format!(
+                        "cannot submit from a {other}; use workflowtemplate/NAME, clusterworkflowtemplate/NAME or cronworkflow/NAME"
+                    ),
+                ));
+            }
+        }
+        Ok(wf)
+    }
+
+    /// The Workflow to submit again for `resubmit`: the stored run's spec and labels, with
+    /// parameters overridden.
+    pub async fn resubmit_source(&self, key: &ObjectKey) -> Result<Workflow, ControllerError> {
+        let object = self.stored(key).await?;
+        let spec = object.body.get("spec").cloned().unwrap_or_default();
+        let mut wf = Workflow {
+            api_version: "argoproj.io/v1alpha1".into(),
+            kind: "Workflow".into(),
+            spec: serde_json::from_value(spec).map_err(|e| StoreError::Corrupt {
+                what: format!("{key}: spec: {e}"),
+            })?,
+            ..Default::default()
+        };
+        wf.metadata.labels = object
+            .body
+            .pointer("/metadata/labels")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        wf.metadata.labels.insert(
+            "workflows.argoproj.io/resubmitted-from-workflow".into(),
+            key.name.clone(),
+        );
+        let base = key
+            .name
+            .rsplit_once('-')
+            .map_or(key.name.as_str(), |(b, _)| b);
+        wf.metadata.generate_name = Some(format!("{base}-"));
+        Ok(wf)
+    }
+}
+
+fn run_key(state: &RunState) -> ObjectKey {
+    ObjectKey::new(Kind::Workflow, state.namespace.clone(), state.name.clone())
+}
+
+fn not_found(key: &ObjectKey) -> ControllerError {
+    ControllerError::NotFound {
+        namespace: key.namespace.clone(),
+        name: key.name.clone(),
+    }
+}
+
+/// Applies `-p`, `--entrypoint` and labels to the Workflow being submitted.
+fn apply_options(workflow: &mut Workflow, options: &SubmitOptions) {
+    for (name, value) in &options.parameters {
+        let params = &mut workflow.spec.arguments.parameters;
+        match params.iter_mut().find(|p| &p.name == name) {
+            Some(p) => {
+                p.value = Some(value.clone().into());
+                p.value_from = None;
+            }
+            None => params.push(Parameter {
+                name: name.clone(),
+                value: Some(value.clone().into()),
+                ..Default::default()
+            }),
+        }
+    }
+    if let Some(e) = &options.entrypoint {
+        workflow.spec.entrypoint = Some(e.clone());
+    }
+    for (k, v) in &options.labels {
+        workflow.metadata.labels.insert(k.clone(), v.clone());
+    }
+}

@@ -1,0 +1,693 @@
+//! The controller shell against the SQLite store and a scripted in-memory step runner: runs
+//! reach their end, commands take effect, a restart continues runs without running a step
+//! twice, deletes stop steps, logs are kept, and Secret values stay out of the run state.
+//!
+//! The runner is scripted by each step's command: `ok ARGS...` succeeds at once printing
+//! ARGS, `fail` exits 1, `hold` runs until the test releases it, `flaky` fails while the
+//! runner's `flaky_fails` flag is set.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::json;
+use switchyard_controller::{Controller, ControllerConfig, LogSelect, SubmitOptions, record};
+use switchyard_engine::{
+    Command, LogLine, LogStream, NodePhase, Reattach, RunState, RunnerError, StepHandle,
+    StepResult, StepRunner, StepSpec, StopReason, WorkflowPhase,
+};
+use switchyard_model::Kind;
+use switchyard_model::workflow::Workflow;
+use switchyard_store::{ObjectKey, PutRequest, SecretSealer, Store};
+use switchyard_store_sqlite::SqliteStore;
+
+#[derive(Default)]
+struct FakeState {
+    specs: HashMap<String, StepSpec>,
+    results: HashMap<String, StepResult>,
+    starts: HashMap<String, usize>,
+    released: HashSet<String>,
+    stopped: Vec<String>,
+    cleaned: Vec<String>,
+    flaky_fails: bool,
+}
+
+#[derive(Default)]
+struct FakeRunner {
+    state: Mutex<FakeState>,
+    changed: tokio::sync::Notify,
+}
+
+fn result(code: i32, out: &str) -> StepResult {
+    let now = Utc::now();
+    StepResult {
+        exit_code: Some(code),
+        result: out.to_string(),
+        outputs: Default::default(),
+        stopped: None,
+        message: if code == 0 {
+            String::new()
+        } else {
+            format!("exit code {code}")
+        },
+        started_at: now,
+        finished_at: now,
+    }
+}
+
+impl FakeRunner {
+    fn handle(spec: &StepSpec) -> StepHandle {
+        StepHandle {
+            id: spec.id.clone(),
+            pid: 1,
+            pid_start_time: 1,
+            dir: format!("/fake/{}/{}", spec.run, spec.id).into(),
+            started_at: Utc::now(),
+        }
+    }
+
+    /// Finishes every held step whose command args contain `name`.
+    fn release(&self, name: &str) {
+        let mut st = self.state.lock().unwrap();
+        let ids: Vec<String> = st
+            .specs
+            .iter()
+            .filter(|(_, s)| s.command[0] == "hold" && s.args.iter().any(|a| a == name))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            st.released.insert(id.clone());
+            st.results
+                .entry(id)
+                .or_insert_with(|| result(0, "released"));
+        }
+        drop(st);
+        self.changed.notify_waiters();
+    }
+
+    fn total_starts(&self) -> HashMap<String, usize> {
+        self.state.lock().unwrap().starts.clone()
+    }
+}
+
+#[async_trait]
+impl StepRunner for FakeRunner {
+    async fn start(&self, spec: &StepSpec) -> Result<StepHandle, RunnerError> {
+        let mut st = self.state.lock().unwrap();
+        if st.specs.contains_key(&spec.id) {
+            return Ok(Self::handle(spec));
+        }
+        *st.starts.entry(spec.id.clone()).or_default() += 1;
+        st.specs.insert(spec.id.clone(), spec.clone());
+        let outcome = match spec.command[0].as_str() {
+            "ok" => Some(result(0, &spec.args.join(" "))),
+            "fail" => Some(result(1, "")),
+            "flaky" if st.flaky_fails => Some(result(1, "")),
+            "flaky" => Some(result(0, "fine")),
+            "hold" => None,
+            other => return Err(RunnerError::Start(format!("no such program `{other}`"))),
+        };
+        if let Some(r) = outcome {
+            st.results.insert(spec.id.clone(), r);
+        }
+        Ok(Self::handle(spec))
+    }
+
+    async fn wait(&self, handle: &StepHandle) -> Result<StepResult, RunnerError> {
+        loop {
+            let notified = self.changed.notified();
+            if let Some(r) = self.state.lock().unwrap().results.get(&handle.id) {
+                return Ok(r.clone());
+            }
+            notified.await;
+        }
+    }
+
+    async fn stop(&self, handle: &StepHandle, reason: StopReason, _grace: Duration) {
+        let mut st = self.state.lock().unwrap();
+        st.stopped.push(handle.id.clone());
+        let mut r = result(143, "");
+        r.exit_code = None;
+        r.stopped = Some(reason);
+        st.results.entry(handle.id.clone()).or_insert(r);
+        drop(st);
+        self.changed.notify_waiters();
+    }
+
+    async fn reattach(&self, handle: &StepHandle) -> Reattach {
+        let st = self.state.lock().unwrap();
+        match (
+            st.specs.contains_key(&handle.id),
+            st.results.get(&handle.id),
+        ) {
+            (true, Some(r)) => Reattach::Finished(r.clone()),
+            (true, None) => Reattach::Running,
+            (false, _) => Reattach::Lost("unknown step".into()),
+        }
+    }
+
+    async fn logs(&self, handle: &StepHandle, from: usize) -> Result<Vec<LogLine>, RunnerError> {
+        let st = self.state.lock().unwrap();
+        let Some(spec) = st.specs.get(&handle.id) else {
+            return Ok(Vec::new());
+        };
+        let lines = vec![LogLine {
+            time: Utc::now(),
+            stream: LogStream::Stdout,
+            text: format!("{} {}", spec.command[0], spec.args.join(" ")),
+        }];
+        Ok(lines.into_iter().skip(from).collect())
+    }
+
+    async fn cleanup(&self, handle: &StepHandle) {
+        self.state.lock().unwrap().cleaned.push(handle.id.clone());
+    }
+}
+
+struct Env {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    runner: Arc<FakeRunner>,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(
+        &dir.path().join("db.sqlite"),
+        SecretSealer::from_key([7; 32]),
+    )
+    .unwrap();
+    Env {
+        _dir: dir,
+        store: Arc::new(store),
+        runner: Arc::new(FakeRunner::default()),
+    }
+}
+
+async fn controller(env: &Env) -> Controller {
+    Controller::start(
+        env.store.clone(),
+        env.runner.clone(),
+        ControllerConfig::default(),
+    )
+    .await
+    .unwrap()
+}
+
+fn workflow(spec: serde_json::Value) -> Workflow {
+    serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "t-"},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn key(name: &str) -> ObjectKey {
+    ObjectKey::new(Kind::Workflow, "default", name)
+}
+
+async fn load(store: &Arc<dyn Store>, name: &str) -> RunState {
+    let object = store.get(&key(name)).await.unwrap().unwrap();
+    record::from_object(&object).unwrap()
+}
+
+/// Polls the stored run until `done` holds (bounded, so a broken run fails the test
+/// instead of hanging it).
+async fn wait_until(
+    store: &Arc<dyn Store>,
+    name: &str,
+    done: impl Fn(&RunState) -> bool,
+) -> RunState {
+    for _ in 0..1500 {
+        let state = load(store, name).await;
+        if done(&state) {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let state = load(store, name).await;
+    panic!(
+        "run {name} did not get there: phase {:?}, nodes {:?}",
+        state.status.phase,
+        state
+            .status
+            .nodes
+            .values()
+            .map(|n| (&n.display_name, n.phase, &n.message))
+            .collect::<Vec<_>>()
+    );
+}
+
+async fn wait_phase(store: &Arc<dyn Store>, name: &str) -> RunState {
+    wait_until(store, name, |s| s.status.phase.is_finished()).await
+}
+
+fn node<'a>(state: &'a RunState, display: &str) -> &'a switchyard_engine::Node {
+    state
+        .status
+        .nodes
+        .values()
+        .find(|n| n.display_name == display)
+        .unwrap_or_else(|| panic!("no node {display}"))
+}
+
+fn diamond() -> Workflow {
+    workflow(json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "dag": {"tasks": [
+                {"name": "a", "template": "say", "arguments": {"parameters": [{"name": "m", "value": "A"}]}},
+                {"name": "b", "template": "say", "dependencies": ["a"], "arguments": {"parameters": [{"name": "m", "value": "B"}]}},
+                {"name": "c", "template": "say", "dependencies": ["a"], "arguments": {"parameters": [{"name": "m", "value": "C"}]}},
+                {"name": "d", "template": "say", "dependencies": ["b", "c"], "arguments": {"parameters": [{"name": "m", "value": "D"}]}}
+            ]}},
+            {"name": "say", "inputs": {"parameters": [{"name": "m"}]},
+             "container": {"image": "x", "command": ["ok"], "args": ["{{inputs.parameters.m}}"]}}
+        ]
+    }))
+}
+
+#[tokio::test]
+async fn a_dag_runs_to_the_end_with_each_step_once_and_its_logs_kept() {
+    let env = env();
+    let c = controller(&env).await;
+    let run = c
+        .submit("default", diamond(), SubmitOptions::default())
+        .await
+        .unwrap()
+        .object;
+    assert_eq!(run.body["status"]["phase"], "Pending");
+    let state = wait_phase(&env.store, &run.name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+    assert_eq!(state.status.progress, "4/4");
+    for task in ["a", "b", "c", "d"] {
+        let n = node(&state, task);
+        assert_eq!(n.phase, NodePhase::Succeeded, "{task}");
+        let id = &n.step.as_ref().unwrap().spec.id;
+        let log = env
+            .store
+            .step_log(&key(&run.name), id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(log.contains("\"text\":\"ok "), "{log}");
+    }
+    let starts = env.runner.total_starts();
+    assert_eq!(starts.len(), 4);
+    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+
+    // The logs as the API streams them: every step, in start order.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    c.read_logs(&key(&run.name), LogSelect::default(), tx)
+        .await
+        .unwrap();
+    let mut texts = Vec::new();
+    while let Some(l) = rx.recv().await {
+        texts.push(l.line.text);
+    }
+    assert_eq!(texts.len(), 4);
+    assert_eq!(texts[0], "ok A");
+    assert_eq!(texts[3], "ok D");
+}
+
+#[tokio::test]
+async fn an_approval_gate_waits_and_records_who_resumed_it() {
+    let env = env();
+    let c = controller(&env).await;
+    let wf = workflow(json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [
+                [{"name": "plan", "template": "run"}],
+                [{"name": "approve", "template": "gate"}],
+                [{"name": "apply", "template": "run"}]
+            ]},
+            {"name": "gate", "suspend": {}},
+            {"name": "run", "container": {"image": "x", "command": ["ok"], "args": ["done"]}}
+        ]
+    }));
+    let name = c
+        .submit("default", wf, SubmitOptions::default())
+        .await
+        .unwrap()
+        .object
+        .name;
+    let state = wait_until(&env.store, &name, |s| {
+        s.status
+            .nodes
+            .values()
+            .any(|n| n.display_name == "approve" && n.phase == NodePhase::Running)
+    })
+    .await;
+    assert_eq!(state.status.phase, WorkflowPhase::Running);
+    // A resume that matches nothing is refused and changes nothing.
+    let err = c
+        .command(
+            &key(&name),
+            Command::Resume {
+                node_filter: Some("displayName=nope".into()),
+                by: "mallory".into(),
+                message: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nothing to resume"), "{err}");
+    c.command(
+        &key(&name),
+        Command::Resume {
+            node_filter: Some("displayName=approve".into()),
+            by: "alice".into(),
+            message: Some("looks good".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+    let gate = node(&state, "approve");
+    assert_eq!(gate.resumed_by.as_deref(), Some("alice"));
+    assert_eq!(gate.resume_message.as_deref(), Some("looks good"));
+    // Commands to a finished run are refused with the reason.
+    let err = c.command(&key(&name), Command::Suspend).await.unwrap_err();
+    assert!(err.to_string().contains("Succeeded"), "{err}");
+}
+
+fn hold_then_ok() -> Workflow {
+    workflow(json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [
+                [{"name": "slow", "template": "slow"}],
+                [{"name": "after", "template": "after"}]
+            ]},
+            {"name": "slow", "container": {"image": "x", "command": ["hold"], "args": ["slow"]}},
+            {"name": "after", "container": {"image": "x", "command": ["ok"], "args": ["after"]}}
+        ]
+    }))
+}
+
+/// Runs `f` on a runtime of its own and then drops that runtime, which cancels every task
+/// the controller spawned on it: what a crash does to the process's tasks (the store and
+/// the runner, like the database file and the step processes, survive).
+fn on_crashing_runtime<F, Fut>(f: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(f());
+        rt.shutdown_background();
+    })
+    .join()
+    .unwrap();
+}
+
+async fn crash_while_slow_runs(env: &Env) -> String {
+    let store = env.store.clone();
+    let runner = env.runner.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    on_crashing_runtime(move || async move {
+        let c = Controller::start(store.clone(), runner, ControllerConfig::default())
+            .await
+            .unwrap();
+        let name = c
+            .submit("default", hold_then_ok(), SubmitOptions::default())
+            .await
+            .unwrap()
+            .object
+            .name;
+        wait_until(&store, &name, |s| {
+            s.status
+                .nodes
+                .values()
+                .any(|n| n.display_name == "slow" && n.handle().is_some())
+        })
+        .await;
+        tx.send(name).unwrap();
+    });
+    rx.recv().unwrap()
+}
+
+#[tokio::test]
+async fn after_a_crash_a_running_step_is_reattached_not_run_again() {
+    let env = env();
+    let name = crash_while_slow_runs(&env).await;
+    let c = controller(&env).await;
+    env.runner.release("slow");
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+    let starts = env.runner.total_starts();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+    drop(c);
+}
+
+#[tokio::test]
+async fn a_step_that_finished_while_down_is_recorded_on_restart() {
+    let env = env();
+    let name = crash_while_slow_runs(&env).await;
+    env.runner.release("slow");
+    let _c = controller(&env).await;
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+    assert!(env.runner.total_starts().values().all(|n| *n == 1));
+}
+
+#[tokio::test]
+async fn a_lost_step_fails_its_node_and_says_why() {
+    let env = env();
+    let name = crash_while_slow_runs(&env).await;
+    // The step's process is gone without a trace (e.g. the machine rebooted).
+    env.runner.state.lock().unwrap().specs.clear();
+    let _c = controller(&env).await;
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Failed);
+    let slow = node(&state, "slow");
+    assert!(
+        slow.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("lost while Switchyard was down"),
+        "{:?}",
+        slow.message
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_running_run_stops_its_steps_and_removes_its_logs() {
+    let env = env();
+    let c = controller(&env).await;
+    let name = c
+        .submit("default", hold_then_ok(), SubmitOptions::default())
+        .await
+        .unwrap()
+        .object
+        .name;
+    wait_until(&env.store, &name, |s| {
+        s.status.nodes.values().any(|n| n.handle().is_some())
+    })
+    .await;
+    let deleted = c.delete(&key(&name)).await.unwrap();
+    assert!(deleted.is_some());
+    assert!(env.store.get(&key(&name)).await.unwrap().is_none());
+    assert_eq!(env.runner.state.lock().unwrap().stopped.len(), 1);
+    assert!(c.delete(&key(&name)).await.unwrap().is_none());
+    assert_eq!(c.active_runs(), 0);
+}
+
+#[tokio::test]
+async fn retry_runs_the_failed_step_again_and_keeps_the_succeeded_ones() {
+    let env = env();
+    env.runner.state.lock().unwrap().flaky_fails = true;
+    let c = controller(&env).await;
+    let wf = workflow(json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [
+                [{"name": "first", "template": "good"}],
+                [{"name": "second", "template": "flaky"}]
+            ]},
+            {"name": "good", "container": {"image": "x", "command": ["ok"], "args": ["1"]}},
+            {"name": "flaky", "container": {"image": "x", "command": ["flaky"]}}
+        ]
+    }));
+    let name = c
+        .submit("default", wf, SubmitOptions::default())
+        .await
+        .unwrap()
+        .object
+        .name;
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Failed);
+    env.runner.state.lock().unwrap().flaky_fails = false;
+    c.command(
+        &key(&name),
+        Command::RetryFailed {
+            by: "admin".into(),
+            restart_successful: false,
+            node_filter: None,
+        },
+    )
+    .await
+    .unwrap();
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+    let starts = env.runner.total_starts();
+    // `first` once, `second` twice (under two step ids: one per retry generation).
+    assert_eq!(starts.len(), 3, "{starts:?}");
+    assert!(starts.values().all(|n| *n == 1));
+}
+
+#[tokio::test]
+async fn secret_values_reach_the_step_but_not_the_run_state() {
+    let env = env();
+    env.store
+        .put(PutRequest::new(
+            Kind::Secret,
+            "default",
+            "db",
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+                   "data": {"password": "aHVudGVyMg=="}}),
+        ))
+        .await
+        .unwrap();
+    let c = controller(&env).await;
+    let wf = workflow(json!({
+        "entrypoint": "main",
+        "templates": [{"name": "main", "container": {"image": "x", "command": ["ok"],
+            "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]}}]
+    }));
+    let name = c
+        .submit("default", wf, SubmitOptions::default())
+        .await
+        .unwrap()
+        .object
+        .name;
+    wait_phase(&env.store, &name).await;
+    let spec = env
+        .runner
+        .state
+        .lock()
+        .unwrap()
+        .specs
+        .values()
+        .next()
+        .cloned()
+        .unwrap();
+    assert!(
+        spec.env
+            .contains(&("PASSWORD".to_string(), "hunter2".to_string()))
+    );
+    let stored = env.store.get(&key(&name)).await.unwrap().unwrap();
+    let text = serde_json::to_string(&stored.body).unwrap();
+    assert!(!text.contains("hunter2"));
+
+    // A missing Secret fails the step with a message that names it.
+    let wf = workflow(json!({
+        "entrypoint": "main",
+        "templates": [{"name": "main", "container": {"image": "x", "command": ["ok"],
+            "env": [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k"}}}]}}]
+    }));
+    let name = c
+        .submit("default", wf, SubmitOptions::default())
+        .await
+        .unwrap()
+        .object
+        .name;
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Error);
+    let msg = state
+        .status
+        .nodes
+        .values()
+        .filter_map(|n| n.message.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(msg.contains("Secret `gone` not found"), "{msg}");
+}
+
+#[tokio::test]
+async fn submit_problems_are_listed_with_paths_and_nothing_is_stored() {
+    let env = env();
+    let c = controller(&env).await;
+    let wf = workflow(json!({
+        "entrypoint": "main",
+        "workflowTemplateRef": {"name": "missing"},
+        "templates": []
+    }));
+    let err = c
+        .submit("default", wf, SubmitOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("spec.workflowTemplateRef.name: WorkflowTemplate `missing` not found"),
+        "{err}"
+    );
+    assert!(
+        env.store
+            .list(Kind::Workflow, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // -p overrides and adds parameters; a dry run stores nothing.
+    let wf = workflow(json!({
+        "entrypoint": "main",
+        "arguments": {"parameters": [{"name": "who", "value": "world"}]},
+        "templates": [{"name": "main", "container": {"image": "x", "command": ["ok"], "args": ["{{workflow.parameters.who}}"]}}]
+    }));
+    let options = SubmitOptions {
+        parameters: vec![("who".into(), "moon".into())],
+        name: Some("fixed".into()),
+        dry_run: true,
+        ..Default::default()
+    };
+    let dry = c
+        .submit("default", wf.clone(), options.clone())
+        .await
+        .unwrap();
+    assert_eq!(dry.object.name, "fixed");
+    assert!(
+        env.store
+            .list(Kind::Workflow, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let options = SubmitOptions {
+        dry_run: false,
+        ..options
+    };
+    c.submit("default", wf.clone(), options.clone())
+        .await
+        .unwrap();
+    let state = wait_phase(&env.store, "fixed").await;
+    assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+    let spec = env
+        .runner
+        .state
+        .lock()
+        .unwrap()
+        .specs
+        .values()
+        .next()
+        .cloned()
+        .unwrap();
+    assert_eq!(spec.args, ["moon"]);
+    // The same explicit name again is a conflict.
+    let err = c.submit("default", wf, options).await.unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+}
