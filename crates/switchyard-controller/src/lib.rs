@@ -24,6 +24,7 @@ mod logs;
 pub mod metrics;
 pub mod record;
 mod run;
+pub mod scheduler;
 mod secrets;
 
 pub use controller::{Controller, ControllerConfig, SubmitOptions, Submitted};

@@ -691,3 +691,169 @@ async fn submit_problems_are_listed_with_paths_and_nothing_is_stored() {
     let err = c.submit("default", wf, options).await.unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
 }
+
+mod cron_scheduling {
+    use super::*;
+    use chrono::{DurationRound, TimeDelta};
+    use switchyard_controller::cron::{Zone, ZoneInfoDir};
+    use switchyard_controller::scheduler::schedule_all;
+    use switchyard_store::{Precondition, StatusUpdate};
+
+    fn zones() -> ZoneInfoDir {
+        ZoneInfoDir::new("/nonexistent", Zone::utc())
+    }
+
+    async fn put_cron(env: &Env, policy: &str, command: &str) -> chrono::DateTime<Utc> {
+        let object = env
+            .store
+            .put(PutRequest::new(
+                Kind::CronWorkflow,
+                "default",
+                "nightly",
+                json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow",
+                       "metadata": {"name": "nightly"},
+                       "spec": {"schedule": "* * * * *", "concurrencyPolicy": policy,
+                                "workflowSpec": {"entrypoint": "main", "templates": [
+                                    {"name": "main", "container": {"image": "x", "command": [command], "args": ["cron"]}}]}}}),
+            ))
+            .await
+            .unwrap()
+            .into_object();
+        object.created_at
+    }
+
+    async fn runs(env: &Env) -> Vec<String> {
+        env.store
+            .list(Kind::Workflow, Some("default"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.name)
+            .collect()
+    }
+
+    async fn cron_status(env: &Env) -> serde_json::Value {
+        let key = ObjectKey::new(Kind::CronWorkflow, "default", "nightly");
+        env.store.get(&key).await.unwrap().unwrap().body["status"].clone()
+    }
+
+    fn next_minute(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+        t.duration_trunc(TimeDelta::minutes(1)).unwrap() + TimeDelta::minutes(1)
+    }
+
+    #[tokio::test]
+    async fn a_tick_creates_one_run_even_when_its_status_write_was_lost() {
+        let env = env();
+        let c = controller(&env).await;
+        let created = put_cron(&env, "Allow", "ok").await;
+        let tick = next_minute(created);
+        let z = zones();
+        // Before the tick: nothing.
+        schedule_all(&c, &z, tick - TimeDelta::seconds(1))
+            .await
+            .unwrap();
+        assert!(runs(&env).await.is_empty());
+        // At the tick: one run, named after the tick.
+        schedule_all(&c, &z, tick + TimeDelta::seconds(1))
+            .await
+            .unwrap();
+        let name = format!("nightly-{}", tick.timestamp());
+        assert_eq!(runs(&env).await, vec![name.clone()]);
+        let status = cron_status(&env).await;
+        assert_eq!(
+            status["lastScheduledTime"],
+            json!(tick.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        );
+        // Again at the same time: nothing new.
+        schedule_all(&c, &z, tick + TimeDelta::seconds(2))
+            .await
+            .unwrap();
+        assert_eq!(runs(&env).await.len(), 1);
+        // The status write is lost (a crash right after the run was created): still one run.
+        let key = ObjectKey::new(Kind::CronWorkflow, "default", "nightly");
+        let stored = env.store.get(&key).await.unwrap().unwrap();
+        env.store
+            .put_status(StatusUpdate {
+                key: key.clone(),
+                status: json!({}),
+                precondition: Precondition::ResourceVersion(stored.resource_version),
+                logs: Vec::new(),
+            })
+            .await
+            .unwrap();
+        schedule_all(&c, &z, tick + TimeDelta::seconds(3))
+            .await
+            .unwrap();
+        assert_eq!(runs(&env).await.len(), 1);
+        let state = wait_phase(&env.store, &name).await;
+        assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+        assert_eq!(
+            state
+                .labels
+                .get("workflows.argoproj.io/cron-workflow")
+                .map(String::as_str),
+            Some("nightly")
+        );
+        // The finished run is counted once.
+        schedule_all(&c, &z, tick + TimeDelta::seconds(4))
+            .await
+            .unwrap();
+        schedule_all(&c, &z, tick + TimeDelta::seconds(5))
+            .await
+            .unwrap();
+        let status = cron_status(&env).await;
+        assert_eq!(status["succeeded"], 1, "{status}");
+        assert_eq!(status["active"], json!([]), "{status}");
+    }
+
+    #[tokio::test]
+    async fn forbid_skips_a_tick_while_a_run_is_active() {
+        let env = env();
+        let c = controller(&env).await;
+        let created = put_cron(&env, "Forbid", "hold").await;
+        let first = next_minute(created);
+        let z = zones();
+        schedule_all(&c, &z, first + TimeDelta::seconds(1))
+            .await
+            .unwrap();
+        let name = format!("nightly-{}", first.timestamp());
+        wait_until(&env.store, &name, |s| {
+            s.status.nodes.values().any(|n| n.handle().is_some())
+        })
+        .await;
+        let second = first + TimeDelta::minutes(1);
+        schedule_all(&c, &z, second + TimeDelta::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(runs(&env).await, vec![name.clone()]);
+        assert_eq!(cron_status(&env).await["active"][0]["name"], json!(name));
+        env.runner.release("cron");
+        wait_phase(&env.store, &name).await;
+        // Within the on-time window of the same tick, the next pass runs it.
+        schedule_all(&c, &z, second + TimeDelta::seconds(2))
+            .await
+            .unwrap();
+        assert_eq!(runs(&env).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_bad_schedule_is_reported_on_the_status() {
+        let env = env();
+        let c = controller(&env).await;
+        env.store
+            .put(PutRequest::new(
+                Kind::CronWorkflow,
+                "default",
+                "nightly",
+                json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow",
+                       "metadata": {"name": "nightly"},
+                       "spec": {"schedule": "61 * * * *", "workflowSpec": {"entrypoint": "main", "templates": []}}}),
+            ))
+            .await
+            .unwrap();
+        schedule_all(&c, &zones(), Utc::now()).await.unwrap();
+        let status = cron_status(&env).await;
+        let message = status["conditions"][0]["message"].as_str().unwrap_or("");
+        assert!(message.contains("spec.schedule"), "{status}");
+    }
+}

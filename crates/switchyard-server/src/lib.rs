@@ -182,11 +182,17 @@ pub async fn run(
         })
     };
 
+    let scheduler = tokio::spawn(switchyard_controller::scheduler::run_scheduler(
+        state.controller().clone(),
+        state.zones().clone(),
+    ));
+
     tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{local}");
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     upkeep.abort();
+    scheduler.abort();
     served.map_err(Error::Serve)?;
     tracing::info!("stopped");
     Ok(())

@@ -107,6 +107,22 @@ pub async fn apply(
         .objects
         .iter()
         .partition(|o| o.resource.kind() == Kind::Workflow);
+    let mut cron_problems = Vec::new();
+    for loaded in &others {
+        if let switchyard_model::Resource::CronWorkflow(cron) = &loaded.resource
+            && let Err(problems) =
+                switchyard_controller::cron::CronSchedule::parse(&cron.spec, state.zones().as_ref())
+        {
+            cron_problems.extend(
+                problems.into_iter().map(|d| {
+                    loaded.diagnostic(switchyard_model::Severity::Error, &d.path, d.message)
+                }),
+            );
+        }
+    }
+    if !cron_problems.is_empty() {
+        return Err(ApiError::invalid_manifest(cron_problems));
+    }
     let overlay = crate::runs::overlay_of(&others);
     let mut run_problems = Vec::new();
     for loaded in &workflows {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use switchyard_controller::cron::{Zone, ZoneInfoDir, ZoneLookup};
 use switchyard_controller::{Controller, ControllerConfig};
 use switchyard_engine::StepRunner;
 use switchyard_executor::{
@@ -29,6 +30,7 @@ pub struct AppState {
 }
 
 struct Inner {
+    zones: Arc<dyn ZoneLookup + Send + Sync>,
     store: Arc<dyn Store>,
     controller: Controller,
     authenticator: Authenticator,
@@ -46,6 +48,7 @@ impl AppState {
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
+                zones: Arc::new(system_zones()),
                 store,
                 controller,
                 authenticator,
@@ -58,6 +61,11 @@ impl AppState {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// Time zones for CronWorkflow schedules.
+    pub fn zones(&self) -> &Arc<dyn ZoneLookup + Send + Sync> {
+        &self.inner.zones
     }
 
     pub fn controller(&self) -> &Controller {
@@ -175,6 +183,19 @@ fn image_entrypoints(config: &ServerConfig) -> BTreeMap<String, Vec<String>> {
         }
     }
     map
+}
+
+/// The host's time zone database, with `TZ` as the default zone; UTC alone (with a warning)
+/// when the database or `TZ` cannot be read.
+fn system_zones() -> ZoneInfoDir {
+    let tz = std::env::var("TZ").ok();
+    match ZoneInfoDir::system(tz.as_deref()) {
+        Ok(zones) => zones,
+        Err(e) => {
+            tracing::warn!(error = %e, "CronWorkflow schedules without a timezone use UTC");
+            ZoneInfoDir::new(ZoneInfoDir::SYSTEM_ROOT, Zone::utc())
+        }
+    }
 }
 
 /// Creates `dir` and its parents; a directory created here is readable only by its owner.
