@@ -263,6 +263,38 @@ pub struct UpArgs {
     /// Replace the admin token with a new one; the old token stops working.
     #[arg(long)]
     pub rotate_admin_token: bool,
+
+    /// How many workflow steps may run at once, across all runs.
+    #[arg(long, env = "SWITCHYARD_MAX_PARALLEL_STEPS", default_value_t = 64, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_parallel_steps: u16,
+
+    /// Where steps get their scratch directories [default: <data dir>/steps]. Keep it
+    /// outside /tmp, or steps cannot get a private /tmp of their own.
+    #[arg(long, env = "SWITCHYARD_STEPS_DIR", value_name = "DIR")]
+    pub steps_dir: Option<PathBuf>,
+
+    /// Seconds between SIGTERM and SIGKILL when a step is stopped or times out.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub stop_grace: u64,
+
+    /// A host command that stands in for the entrypoint of an image, for containers that give
+    /// no `command` (e.g. `myorg/tool=/usr/local/bin/tool --quiet`). Repeatable. The image
+    /// matches with or without its tag; `argoproj/argosay` is built in.
+    #[arg(long = "image-entrypoint", value_name = "IMAGE=COMMAND", value_parser = parse_entrypoint)]
+    pub image_entrypoints: Vec<(String, Vec<String>)>,
+}
+
+/// `IMAGE=COMMAND ARGS...`, the command split at whitespace.
+fn parse_entrypoint(text: &str) -> Result<(String, Vec<String>), String> {
+    let Some((image, command)) = text.split_once('=') else {
+        return Err(format!("`{text}` is not IMAGE=COMMAND"));
+    };
+    let argv: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+    if image.trim().is_empty() || argv.is_empty() {
+        return Err(format!("`{text}` needs an image and a command"));
+    }
+    Ok((image.trim().to_string(), argv))
 }
 
 #[derive(Debug, Args)]

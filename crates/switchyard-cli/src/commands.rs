@@ -197,6 +197,10 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
     let mut config = ServerConfig::new(data_dir);
     config.listen = args.listen;
     config.rotate_admin_token = args.rotate_admin_token;
+    config.max_parallel_steps = usize::from(args.max_parallel_steps);
+    config.steps_dir = args.steps_dir.clone();
+    config.stop_grace = std::time::Duration::from_secs(args.stop_grace);
+    config.image_entrypoints = args.image_entrypoints.iter().cloned().collect();
     switchyard_server::run(config, switchyard_server::shutdown_signal())
         .await
         .map_err(|e| match e {

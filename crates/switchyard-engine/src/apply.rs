@@ -204,6 +204,8 @@ fn apply_inner(
                     message,
                 });
             }
+            // A suspended run must still end: the shutdown lifts the suspension.
+            state.suspended = false;
             start_if_pending(state, now);
         }
         Command::Terminate { by, message } => {
@@ -213,6 +215,7 @@ fn apply_inner(
                 by,
                 message,
             });
+            state.suspended = false;
             start_if_pending(state, now);
         }
         Command::RetryFailed {

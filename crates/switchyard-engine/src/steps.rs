@@ -59,9 +59,7 @@ impl Op<'_> {
         let groups = tmpl.step_groups().to_vec();
         for (i, group) in groups.iter().enumerate() {
             // Global outputs published by earlier groups in this pass are visible too.
-            for (k, v) in &self.globals {
-                scope_vars.insert(k.clone(), v.clone());
-            }
+            scope_vars.extend(self.globals.clone());
             let sg_name = format!("{name}[{i}]");
             match self.node_named(&sg_name).cloned() {
                 None => {

@@ -2,25 +2,123 @@
 //! what finished steps and tasks expose (`steps.X.outputs.result`, `tasks.X.status`, loop
 //! aggregates), loop items, and the substitution helpers over strings and whole JSON trees.
 //!
-//! All values are strings, as in Argo. Substitution is single pass (`switchyard-expr`): a value
-//! is copied into the result and never scanned again, so data can never reach a variable.
+//! All values are strings, as in Argo, except Argo's "absent optionals": the outputs that a
+//! skipped or omitted step or task declared without a default, which expressions see as nil.
+//! Substitution is single pass (`switchyard-expr`): a value is copied into the result and never
+//! scanned again, so data can never reach a variable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
-use switchyard_expr::Mode;
+use switchyard_expr::{Mode, Var};
 use switchyard_model::workflow::{Inputs, Outputs, Parameter};
 
 use crate::naming::{go_v, rfc3339};
 use crate::state::{Node, NodeType, RunState};
 
-/// Variables by dotted name.
-pub(crate) type Vars = BTreeMap<String, String>;
+/// The variables of a scope: values by dotted name, the names that are absent optionals, and
+/// the time of the reconcile pass, which expressions' sprig date functions format as "now".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Vars {
+    values: BTreeMap<String, String>,
+    absent: BTreeSet<String>,
+    now: Option<DateTime<Utc>>,
+}
+
+impl Vars {
+    /// No variables, and no time (expressions cannot format dates).
+    pub(crate) fn new() -> Self {
+        Vars::default()
+    }
+
+    /// No variables yet; expressions see `now` as the current time.
+    pub(crate) fn at(now: DateTime<Utc>) -> Self {
+        Vars {
+            now: Some(now),
+            ..Vars::default()
+        }
+    }
+
+    /// Sets a value (it replaces an absent optional of the same name).
+    pub(crate) fn insert(&mut self, name: String, value: String) {
+        self.absent.remove(&name);
+        self.values.insert(name, value);
+    }
+
+    /// Marks `name` as an absent optional (it replaces a value of the same name).
+    pub(crate) fn insert_absent(&mut self, name: String) {
+        self.values.remove(&name);
+        self.absent.insert(name);
+    }
+
+    /// The value of `name`; `None` for an absent optional or an unknown name.
+    pub(crate) fn get(&self, name: &str) -> Option<&String> {
+        self.values.get(name)
+    }
+
+    pub(crate) fn is_absent(&self, name: &str) -> bool {
+        self.absent.contains(name)
+    }
+
+    /// What substitution sees for `name`.
+    pub(crate) fn lookup(&self, name: &str) -> Option<Var> {
+        match self.values.get(name) {
+            Some(value) => Some(Var::Text(value.clone())),
+            None => self.is_absent(name).then_some(Var::Absent),
+        }
+    }
+
+    /// Adds `other`'s variables over these (the time stays this one's, if it has one).
+    pub(crate) fn extend(&mut self, other: Vars) {
+        for (name, value) in other.values {
+            self.insert(name, value);
+        }
+        for name in other.absent {
+            self.insert_absent(name);
+        }
+        self.now = self.now.or(other.now);
+    }
+
+    /// The same variables without the absent optionals (which then do not resolve at all).
+    pub(crate) fn without_absent(&self) -> Vars {
+        Vars {
+            absent: BTreeSet::new(),
+            ..self.clone()
+        }
+    }
+
+    /// Every variable as one nested JSON object for expr-lang (absent optionals are null).
+    fn env(&self) -> Json {
+        let flat: BTreeMap<String, Json> = self
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .chain(self.absent.iter().map(|k| (k.clone(), Json::Null)))
+            .collect();
+        switchyard_expr::template::expand(&flat)
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Vars {
+    fn from(pairs: [(String, String); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl FromIterator<(String, String)> for Vars {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        let mut v = Vars::new();
+        for (name, value) in pairs {
+            v.insert(name, value);
+        }
+        v
+    }
+}
 
 /// The `workflow.*` variables of a run at `now`.
 pub(crate) fn globals(st: &RunState, now: DateTime<Utc>) -> Vars {
-    let mut v = Vars::new();
+    let mut v = Vars::at(now);
     v.insert("workflow.name".into(), st.name.clone());
     v.insert("workflow.namespace".into(), st.namespace.clone());
     v.insert("workflow.uid".into(), st.uid.clone());
@@ -170,16 +268,19 @@ pub(crate) fn output_vars(base: &str, outputs: Option<&Outputs>, into: &mut Vars
     }
 }
 
-/// The declared outputs of a skipped or omitted node that produced none: a declared
-/// `valueFrom.default` is visible; other outputs stay absent (Argo's "absent optional").
+/// The declared outputs of a skipped or omitted node that produced none (Argo's
+/// `addSkippedNodeOutputsToScope`): an output parameter with a `valueFrom.default` has that
+/// value; the others, and a declared `result`, are absent optionals.
 pub(crate) fn skipped_output_vars(base: &str, declared: &Outputs, into: &mut Vars) {
     for p in &declared.parameters {
-        if let Some(default) = p.value_from.as_ref().and_then(|v| v.default.as_ref()) {
-            into.insert(
-                format!("{base}.outputs.parameters.{}", p.name),
-                default.0.clone(),
-            );
+        let name = format!("{base}.outputs.parameters.{}", p.name);
+        match p.value_from.as_ref().and_then(|v| v.default.as_ref()) {
+            Some(default) => into.insert(name, default.0.clone()),
+            None => into.insert_absent(name),
         }
+    }
+    if declared.result.is_some() {
+        into.insert_absent(format!("{base}.outputs.result"));
     }
 }
 
@@ -289,8 +390,8 @@ pub(crate) fn subst(text: &str, vars: &Vars, mode: &Mode) -> Result<String, Stri
     if !text.contains("{{") {
         return Ok(text.to_string());
     }
-    let lookup = |name: &str| vars.get(name).cloned();
-    switchyard_expr::substitute(text, &lookup, mode).map_err(|e| e.to_string())
+    let lookup = |name: &str| vars.lookup(name);
+    switchyard_expr::substitute_at(text, &lookup, mode, vars.now).map_err(|e| e.to_string())
 }
 
 /// Substitutes every string of a JSON tree (object keys are left as they are).
@@ -316,14 +417,9 @@ pub(crate) fn reference_mode() -> Mode {
     Mode::StrictPrefixes(vec!["steps".into(), "tasks".into(), "item".into()])
 }
 
-/// Evaluates an expr-lang boolean expression (hooks, retry expressions) over string variables.
+/// Evaluates an expr-lang boolean expression (hooks, retry expressions) over the variables.
 pub(crate) fn eval_bool(expression: &str, vars: &Vars) -> Result<bool, String> {
-    let flat: BTreeMap<String, Json> = vars
-        .iter()
-        .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-        .collect();
-    let env = switchyard_expr::template::expand(&flat);
-    match switchyard_expr::eval_expr(expression, &env) {
+    match switchyard_expr::eval_expr_at(expression, &vars.env(), vars.now) {
         Ok(Json::Bool(b)) => Ok(b),
         Ok(other) => Err(format!(
             "expression `{expression}` must give true or false, not {}",
@@ -333,14 +429,10 @@ pub(crate) fn eval_bool(expression: &str, vars: &Vars) -> Result<bool, String> {
     }
 }
 
-/// Evaluates an expr-lang expression to a string (`valueFrom.expression`).
+/// Evaluates an expr-lang expression to a string (`valueFrom.expression`); nil (an absent
+/// optional not replaced with `??`) is an error.
 pub(crate) fn eval_string(expression: &str, vars: &Vars) -> Result<String, String> {
-    let flat: BTreeMap<String, Json> = vars
-        .iter()
-        .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-        .collect();
-    let env = switchyard_expr::template::expand(&flat);
-    match switchyard_expr::eval_expr(expression, &env) {
+    match switchyard_expr::eval_expr_at(expression, &vars.env(), vars.now) {
         Ok(Json::Null) => Err(format!("failed to evaluate expression {expression:?}")),
         Ok(value) => Ok(switchyard_expr::stringify(&value)),
         Err(e) => Err(e.to_string()),

@@ -1166,6 +1166,50 @@ fn stop_runs_exit_handlers_and_terminate_does_not() {
 }
 
 #[test]
+fn stopping_or_terminating_a_suspended_run_ends_it() {
+    for (cmd, exit_handler_runs) in [
+        (
+            switchyard_engine::Command::Terminate {
+                by: "ops".into(),
+                message: None,
+            },
+            false,
+        ),
+        (
+            switchyard_engine::Command::Stop {
+                by: "ops".into(),
+                message: None,
+            },
+            true,
+        ),
+    ] {
+        let (mut run, _) = Run::start(stoppable());
+        run.started("wf[0].work", 1);
+        assert_eq!(
+            run.cmd(switchyard_engine::Command::Suspend, 2),
+            Vec::<String>::new()
+        );
+        let reason = match cmd {
+            switchyard_engine::Command::Stop { .. } => switchyard_engine::StopReason::Stopped,
+            _ => switchyard_engine::StopReason::Terminated,
+        };
+        run.cmd(cmd, 3);
+        let after = run.stopped("wf[0].work", reason, 4);
+        if exit_handler_runs {
+            assert_eq!(after, strings(&["cleanup wf[0].work", "start wf.onExit"]));
+            run.run("wf.onExit", 0, "", 5);
+        } else {
+            assert_eq!(after, strings(&["cleanup wf[0].work", "finished Failed"]));
+        }
+        assert_eq!(
+            run.st.status.phase,
+            switchyard_engine::WorkflowPhase::Failed
+        );
+        assert!(!run.st.suspended);
+    }
+}
+
+#[test]
 fn ticks_are_idempotent() {
     let (mut run, a) = Run::start(json!({
         "entrypoint": "main",

@@ -134,6 +134,16 @@ pub enum Error {
         name: String,
     },
 
+    /// A simple tag names an absent optional: the output of a skipped or omitted node that
+    /// declared no default (Argo's wording, with what to do).
+    #[error(
+        "unable to substitute {{{{{name}}}}}: output is an absent optional (skipped/omitted node with no default); give the output a `valueFrom.default`, the input a `default`, or read it in an expression tag with `??`"
+    )]
+    AbsentOptional {
+        /// The name in the tag.
+        name: String,
+    },
+
     /// An expression tag evaluated to nil (Argo: "failed to evaluate expression").
     #[error("failed to evaluate expression {expression:?}: the result is nil")]
     NilResult {

@@ -18,9 +18,9 @@ pub mod govaluate;
 pub mod template;
 
 pub use error::{Error, ExprError, TemplateError};
-pub use exprlang::eval_expr;
+pub use exprlang::{eval_expr, eval_expr_at};
 pub use gofmt::stringify;
-pub use template::{Mode, substitute, substitute_with_env};
+pub use template::{Mode, Var, substitute, substitute_at, substitute_with_env};
 
 /// The largest compiled program accepted for a user-supplied regex, in bytes.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

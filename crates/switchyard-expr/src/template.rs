@@ -11,6 +11,11 @@
 //! output and never scanned again, so a parameter whose value is `{{workflow.name}}` stays
 //! literally `{{workflow.name}}` and cannot reach other variables.
 //!
+//! A lookup may also answer that a name is an absent optional ([`Var::Absent`], Argo's nil:
+//! the output of a skipped or omitted node that declared no default). Expression tags see it
+//! as nil, so `x ?? 'fallback'` and `x?.y` work; a simple tag naming it fails in every mode
+//! ([`Error::AbsentOptional`]).
+//!
 //! Unresolved tags depend on the [`Mode`]: [`Mode::Strict`] fails listing every unresolved
 //! simple tag (Argo: "failed to resolve {{x}}"), and fails on the first expression tag that
 //! reads a missing variable ("failed to evaluate expression: x is missing") or cannot be
@@ -25,6 +30,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
 use crate::exprlang;
@@ -63,6 +69,16 @@ impl Mode {
     fn tolerates_unresolved(&self) -> bool {
         !matches!(self, Mode::Strict)
     }
+}
+
+/// What a name resolves to, for [`substitute_at`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Var {
+    /// A value (Argo's variables are all strings).
+    Text(String),
+    /// An absent optional: an output that a skipped or omitted node declared without a
+    /// default. Expression tags see nil; a simple tag naming it is an error.
+    Absent,
 }
 
 /// What a tag is.
@@ -130,7 +146,20 @@ pub fn substitute(
     lookup: &dyn Fn(&str) -> Option<String>,
     mode: &Mode,
 ) -> Result<String, Error> {
-    run(text, lookup, None, mode)
+    let lookup = |name: &str| lookup(name).map(Var::Text);
+    run(text, &lookup, None, mode, None)
+}
+
+/// Like [`substitute`], with a lookup that can answer [`Var::Absent`], and `now`, the time the
+/// sprig date functions of expression tags format (see [`crate::exprlang::eval_expr_at`];
+/// `None` refuses them).
+pub fn substitute_at(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<Var>,
+    mode: &Mode,
+    now: Option<DateTime<Utc>>,
+) -> Result<String, Error> {
+    run(text, lookup, None, mode, now)
 }
 
 /// Like [`substitute`], but expression tags see `env`, a nested JSON object of variables
@@ -141,14 +170,16 @@ pub fn substitute_with_env(
     env: &Json,
     mode: &Mode,
 ) -> Result<String, Error> {
-    run(text, lookup, Some(env), mode)
+    let lookup = |name: &str| lookup(name).map(Var::Text);
+    run(text, &lookup, Some(env), mode, None)
 }
 
 fn run(
     text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
+    lookup: &dyn Fn(&str) -> Option<Var>,
     env: Option<&Json>,
     mode: &Mode,
+    now: Option<DateTime<Utc>>,
 ) -> Result<String, Error> {
     if text.len() > MAX_TEMPLATE_BYTES {
         return Err(Error::TooLong {
@@ -172,7 +203,10 @@ fn run(
         let whole = &text[tag.span.clone()];
         match &tag.kind {
             TagKind::Simple(name) => match lookup(name) {
-                Some(value) => out.push_str(&value),
+                Some(Var::Text(value)) => out.push_str(&value),
+                Some(Var::Absent) => {
+                    return Err(Error::AbsentOptional { name: name.clone() });
+                }
                 None => {
                     let artifact = matches!(mode, Mode::StrictPrefixes(_))
                         && name.contains(".outputs.artifacts.");
@@ -183,7 +217,7 @@ fn run(
                 }
             },
             TagKind::Expression(expression) => {
-                match expression_tag(expression, lookup, env, mode)? {
+                match expression_tag(expression, lookup, env, mode, now)? {
                     Some(value) => out.push_str(&value),
                     None => out.push_str(whole),
                 }
@@ -214,9 +248,10 @@ fn run(
 /// Evaluates one expression tag: `Some(text)` to write, `None` to leave the tag.
 fn expression_tag(
     expression: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
+    lookup: &dyn Fn(&str) -> Option<Var>,
     env: Option<&Json>,
     mode: &Mode,
+    now: Option<DateTime<Utc>>,
 ) -> Result<Option<String>, Error> {
     let references = exprlang::references(expression);
     let mut missing = Vec::new();
@@ -248,7 +283,7 @@ fn expression_tag(
         return Err(Error::MissingVariable { name: name.clone() });
     }
     let tolerate = !missing.is_empty() || mode.tolerates_unresolved();
-    match exprlang::eval_expr(expression, env) {
+    match exprlang::eval_expr_at(expression, env, now) {
         Ok(Json::Null) if tolerate => Ok(None),
         Ok(Json::Null) => Err(Error::NilResult {
             expression: expression.to_string(),
@@ -263,13 +298,13 @@ fn expression_tag(
     }
 }
 
-/// Builds the variables of an expression from string lookups: each path (or its longest
-/// prefix that resolves) becomes a string in the nested object. Optional paths that do not
-/// resolve are set to null, so that `??` and `?.` see nil as in Argo; the other paths that do
-/// not resolve are returned, dotted.
+/// Builds the variables of an expression from lookups: each path (or its longest prefix that
+/// resolves) becomes a string in the nested object, or null for an absent optional. Optional
+/// paths that do not resolve are set to null, so that `??` and `?.` see nil as in Argo; the
+/// other paths that do not resolve are returned, dotted.
 fn env_from_lookup(
     references: &[exprlang::Reference],
-    lookup: &dyn Fn(&str) -> Option<String>,
+    lookup: &dyn Fn(&str) -> Option<Var>,
 ) -> (Json, Vec<String>) {
     let mut missing = Vec::new();
     let mut flat: BTreeMap<String, Json> = BTreeMap::new();
@@ -279,8 +314,11 @@ fn env_from_lookup(
             lookup(&name).map(|value| (name, value))
         });
         match resolved {
-            Some((name, value)) => {
+            Some((name, Var::Text(value))) => {
                 flat.insert(name, Json::String(value));
+            }
+            Some((name, Var::Absent)) => {
+                flat.insert(name, Json::Null);
             }
             None if reference.guarded => {
                 flat.entry(reference.path.join(".")).or_insert(Json::Null);

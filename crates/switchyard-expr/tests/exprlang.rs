@@ -2,8 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use switchyard_expr::exprlang::{self, eval_expr, variables};
+use switchyard_expr::exprlang::{self, eval_expr, eval_expr_at, variables};
 use switchyard_expr::{Error, stringify};
 
 fn env() -> Value {
@@ -301,7 +302,11 @@ fn refused_functions_name_themselves() {
         ),
         (
             "sprig.date('2006', workflow.name)",
-            "'sprig.date' is not allowed: it reads the clock or the local time zone",
+            "'sprig.date' is not allowed: it formats the current time, which is not given to expressions evaluated here",
+        ),
+        (
+            "sprig.now()",
+            "'sprig.now' is not allowed: time values are not supported; `sprig.date(layout, x)` formats the current time",
         ),
         (
             "now()",
@@ -477,4 +482,57 @@ fn stringify_writes_results_like_argo() {
     for (value, want) in cases {
         assert_eq!(stringify(&value), want, "{value}");
     }
+}
+
+#[test]
+fn sprig_dates_format_the_given_time() {
+    let now = Utc.with_ymd_and_hms(2031, 7, 4, 9, 30, 5).unwrap();
+    let env = json!({"workflow": {"creationTimestamp": "2021-01-01T00:00:00Z"}});
+    let cases = [
+        // As in sprig, a string is not a time: it formats "now".
+        (
+            "sprig.date('2006', workflow.creationTimestamp)",
+            json!("2031"),
+        ),
+        (
+            "sprig.date('2006-01-02T15:04:05Z07:00', 0)",
+            json!("1970-01-01T00:00:00Z"),
+        ),
+        ("sprig.htmlDate(nil)", json!("2031-07-04")),
+        (
+            "sprig.dateInZone('Jan _2 3:04PM', 'x', 'UTC')",
+            json!("Jul  4 9:30AM"),
+        ),
+        ("'v' + sprig.date('06.01', 1)", json!("v70.01")),
+    ];
+    for (expression, want) in cases {
+        assert_eq!(
+            eval_expr_at(expression, &env, Some(now)),
+            Ok(want),
+            "{expression}"
+        );
+    }
+    // The same expression and time give the same text.
+    let first = eval_expr_at("sprig.date('15:04:05.000', '')", &env, Some(now));
+    assert_eq!(first, Ok(json!("09:30:05.000")));
+    assert_eq!(
+        eval_expr_at("sprig.date('15:04:05.000', '')", &env, Some(now)),
+        first
+    );
+    // Without a time they are refused before running, even with a Unix time.
+    let refused = eval_expr_at("sprig.htmlDate(0)", &env, None).unwrap_err();
+    assert!(
+        matches!(refused, Error::NotAllowed { ref function, .. } if function == "sprig.htmlDate"),
+        "{refused:?}"
+    );
+    // A zone other than UTC is an error, not a silent fallback.
+    assert_eq!(
+        eval_expr_at("sprig.dateInZone('15', 0, 'Asia/Tokyo')", &env, Some(now)).map_err(|e| e.to_string()),
+        Err("failed to evaluate expression 'sprig.dateInZone('15', 0, 'Asia/Tokyo')': sprig.dateInZone: time zone `Asia/Tokyo` is not supported: times are formatted in UTC (use \"UTC\")".to_string())
+    );
+    // The environment stays out of reach with a time too.
+    assert!(matches!(
+        eval_expr_at("sprig.env('HOME')", &env, Some(now)),
+        Err(Error::NotAllowed { .. })
+    ));
 }

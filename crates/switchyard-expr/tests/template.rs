@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use switchyard_expr::template::{self, Tag, TagKind, expand};
-use switchyard_expr::{Error, Mode, substitute, substitute_with_env};
+use switchyard_expr::{Error, Mode, Var, substitute, substitute_at, substitute_with_env};
 
 fn vars() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([
@@ -337,4 +337,72 @@ fn output_is_capped() {
             max: template::MAX_OUTPUT_BYTES,
         })
     );
+}
+
+#[test]
+fn absent_optionals_are_nil_to_expressions_and_errors_to_simple_tags() {
+    let lookup = |name: &str| match name {
+        "tasks.producer.outputs.parameters.msg" => Some(Var::Absent),
+        "tasks.producer.status" => Some(Var::Text("Skipped".to_string())),
+        _ => None,
+    };
+    let absent_error = Err(Error::AbsentOptional {
+        name: "tasks.producer.outputs.parameters.msg".to_string(),
+    });
+    for mode in [Mode::Strict, Mode::Lenient] {
+        assert_eq!(
+            substitute_at(
+                "{{=tasks.producer.outputs.parameters.msg ?? 'fallback'}} after {{tasks.producer.status}}",
+                &lookup,
+                &mode,
+                None
+            ),
+            Ok("fallback after Skipped".to_string()),
+            "{mode:?}"
+        );
+        assert_eq!(
+            substitute_at(
+                "got {{ tasks.producer.outputs.parameters.msg }}",
+                &lookup,
+                &mode,
+                None
+            ),
+            absent_error,
+            "{mode:?}"
+        );
+    }
+    assert_eq!(
+        absent_error.unwrap_err().to_string(),
+        "unable to substitute {{tasks.producer.outputs.parameters.msg}}: output is an absent optional (skipped/omitted node with no default); give the output a `valueFrom.default`, the input a `default`, or read it in an expression tag with `??`"
+    );
+    // Read without `??`, the expression is nil: an error where tags must resolve.
+    assert_eq!(
+        substitute_at(
+            "{{=tasks.producer.outputs.parameters.msg}}",
+            &lookup,
+            &Mode::Strict,
+            None
+        ),
+        Err(Error::NilResult {
+            expression: "tasks.producer.outputs.parameters.msg".to_string()
+        })
+    );
+}
+
+#[test]
+fn expression_tags_format_dates_with_the_given_time() {
+    let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2030, 2, 3, 4, 5, 6).unwrap();
+    let lookup = |name: &str| {
+        (name == "workflow.creationTimestamp")
+            .then(|| Var::Text("2021-05-06T07:08:09Z".to_string()))
+    };
+    let text = "@ {{=sprig.date('2006', workflow.creationTimestamp)}}";
+    assert_eq!(
+        substitute_at(text, &lookup, &Mode::Strict, Some(now)),
+        Ok("@ 2030".to_string())
+    );
+    assert!(matches!(
+        substitute_at(text, &lookup, &Mode::Lenient, None),
+        Err(Error::NotAllowed { .. })
+    ));
 }

@@ -493,10 +493,20 @@ pub fn api_error(e: ControllerError) -> ApiError {
     let message = e.to_string();
     match e {
         ControllerError::Invalid { problems } => {
+            // The problems travel as diagnostics; the message only counts them, so a client
+            // that prints both does not say everything twice.
+            let noun = if problems.len() == 1 {
+                "problem"
+            } else {
+                "problems"
+            };
             let mut err = ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 switchyard_api::ErrorCode::InvalidManifest,
-                message,
+                format!(
+                    "the workflow cannot be submitted: {} {noun}",
+                    problems.len()
+                ),
             );
             err.body.diagnostics = problems
                 .into_iter()

@@ -5,7 +5,8 @@
 //! name `sprig` minus `env` and `expandenv`. Here sprig is an allowlist ([`SPRIG_ALLOWED`]),
 //! with sprig's own semantics (argument order, silent zero on bad numbers, Go formatting);
 //! `sprig.fn(` is rewritten to an internal name before parsing because expr-lang has no dotted
-//! function names. Functions that would read the environment or the clock are refused with
+//! function names. sprig's date formatting ([`SPRIG_DATES`]) is offered when the caller gives
+//! the current time. Functions that would read the environment or the clock are refused with
 //! [`crate::Error::NotAllowed`] before the expression runs.
 
 use base64::Engine as _;
@@ -14,6 +15,7 @@ use indexmap::IndexMap;
 use sha2::Digest as _;
 
 use super::convert::{expr_to_json, go_v, json_to_expr};
+use super::dates::{self, SPRIG_DATES};
 use super::{budget, jsonpath};
 use crate::gofmt;
 
@@ -88,8 +90,14 @@ pub(crate) fn sprig_refusal(name: &str) -> crate::Error {
     let reason = match name {
         "env" | "expandenv" => "it would read the server's environment variables".to_string(),
         "getHostByName" => "it would make a network request".to_string(),
-        "now" | "date" | "dateInZone" | "ago" | "htmlDate" | "unixEpoch" => {
-            "it reads the clock or the local time zone".to_string()
+        "date" | "dateInZone" | "date_in_zone" | "htmlDate" | "htmlDateInZone" => {
+            "it formats the current time, which is not given to expressions evaluated here"
+                .to_string()
+        }
+        "now" | "ago" | "unixEpoch" | "toDate" | "mustToDate" | "dateModify" | "mustDateModify"
+        | "date_modify" | "must_date_modify" => {
+            "time values are not supported; `sprig.date(layout, x)` formats the current time"
+                .to_string()
         }
         _ => format!(
             "it is not in Switchyard's sprig allowlist ({})",
@@ -168,6 +176,12 @@ pub(crate) fn environment() -> Environment<'static> {
         let name: &'static str = name;
         env.add_function(&format!("{SPRIG_PREFIX}{name}"), move |c| {
             sprig(name, c.args).map_err(|e| fail(format!("sprig.{name}: {e}")))
+        });
+    }
+    for name in SPRIG_DATES {
+        let name: &'static str = name;
+        env.add_function(&format!("{SPRIG_PREFIX}{name}"), move |c| {
+            dates::sprig_date(name, &c.args).map_err(|e| fail(format!("sprig.{name}: {e}")))
         });
     }
     env

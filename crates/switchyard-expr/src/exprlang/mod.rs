@@ -4,13 +4,17 @@
 //! `inputs.parameters.x`, `inputs.parameters['x-y']`, `steps.a.outputs.result`, `item` and
 //! `workflow.name` read as in Argo. Argo's additions are available: `asInt`, `asFloat`,
 //! `toJson`, `jsonpath(json, path)` (the subset described in the `jsonpath` module), and the
-//! sprig functions of [`SPRIG_ALLOWED`] as `sprig.<name>(...)`.
+//! sprig functions of [`SPRIG_ALLOWED`] as `sprig.<name>(...)`. sprig's date formatting
+//! ([`SPRIG_DATES`]: `sprig.date('2006', x)`) is offered by [`eval_expr_at`], which is given
+//! the time those functions call "now" (see the `dates` module): the result depends only on
+//! the expression, the variables and that time.
 //!
 //! Refused before running, with [`Error::NotAllowed`] naming the function: `env`,
 //! `expandenv`, `sprig.env`, `sprig.expandenv`, any sprig function outside the allowlist, the
-//! time functions (`now`, `date`, `duration`, `timezone`: the crate reads no clock), `reduce`
-//! and `let` (both can grow values exponentially), and ranges `a..b` unless both ends are
-//! integer literals and the range has fewer than 10 000 elements.
+//! sprig date functions when no time is given, the time functions (`now`, `date`,
+//! `duration`, `timezone`, sprig's `now`, `toDate`, ...: the crate reads no clock and has no
+//! time values), `reduce` and `let` (both can grow values exponentially), and ranges `a..b`
+//! unless both ends are integer literals and the range has fewer than 10 000 elements.
 //!
 //! Limits, so that no input can exhaust the stack or memory: [`MAX_EXPRESSION_BYTES`],
 //! [`MAX_DEPTH`] nested brackets, [`MAX_OPERATORS`] operators and [`MAX_CONDITIONALS`]
@@ -32,6 +36,7 @@
 
 mod budget;
 mod convert;
+mod dates;
 mod functions;
 mod jsonpath;
 mod predicates;
@@ -39,12 +44,14 @@ mod scan;
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
 use expr::{Context, Environment};
 use serde_json::Value as Json;
 
 use crate::Error;
 
 pub use budget::{MAX_PREDICATE_RUNS, MAX_PRODUCED_BYTES};
+pub use dates::SPRIG_DATES;
 pub use functions::{MAX_STRING_BYTES, SPRIG_ALLOWED};
 pub(crate) use scan::Reference;
 
@@ -77,7 +84,8 @@ fn expr_error(expression: &str, e: &expr::Error) -> Error {
     }
 }
 
-fn prepare(expression: &str) -> Result<Prepared, Error> {
+/// Checks and compiles an expression; `clock` says whether the date functions may run.
+fn prepare(expression: &str, clock: bool) -> Result<Prepared, Error> {
     if expression.len() > MAX_EXPRESSION_BYTES {
         return Err(Error::TooLong {
             what: "expression",
@@ -181,7 +189,7 @@ fn prepare(expression: &str) -> Result<Prepared, Error> {
     let mut edits = scan::sprig_edits(
         &tokens,
         functions::SPRIG_PREFIX,
-        &|name| SPRIG_ALLOWED.contains(&name),
+        &|name| SPRIG_ALLOWED.contains(&name) || (clock && SPRIG_DATES.contains(&name)),
         &functions::sprig_refusal,
     )?;
     edits.extend(scan::map_literal_edits(&tokens, functions::DICT));
@@ -232,9 +240,24 @@ fn context(expression: &str, env: &Json) -> Result<Context, Error> {
     }
 }
 
-/// Evaluates `expression` with the variables in `env` (a JSON object, or null for none).
+/// Evaluates `expression` with the variables in `env` (a JSON object, or null for none). The
+/// sprig date functions are refused; see [`eval_expr_at`].
 pub fn eval_expr(expression: &str, env: &Json) -> Result<Json, Error> {
-    let prepared = prepare(expression)?;
+    eval(expression, env, None)
+}
+
+/// Like [`eval_expr`], with `now` as the time that the sprig date functions format when they
+/// are not given a Unix time (sprig would read the clock). `None` refuses them.
+pub fn eval_expr_at(
+    expression: &str,
+    env: &Json,
+    now: Option<DateTime<Utc>>,
+) -> Result<Json, Error> {
+    eval(expression, env, now)
+}
+
+fn eval(expression: &str, env: &Json, now: Option<DateTime<Utc>>) -> Result<Json, Error> {
+    let prepared = prepare(expression, now.is_some())?;
     let mut context = context(expression, env)?;
     for name in &prepared.aliases {
         if let Some(value) = context.get(name).cloned() {
@@ -242,6 +265,7 @@ pub fn eval_expr(expression: &str, env: &Json) -> Result<Json, Error> {
         }
     }
     let _budget = budget::Guard::new();
+    let _clock = dates::Clock::set(now);
     let value = guarded(expression, || ENVIRONMENT.run(&prepared.program, &context))?;
     let json = convert::expr_to_json(&value).map_err(|_| Error::NotJson {
         expression: expression.to_string(),
@@ -250,9 +274,10 @@ pub fn eval_expr(expression: &str, env: &Json) -> Result<Json, Error> {
     Ok(integral_floats_as_integers(json))
 }
 
-/// Checks an expression without running it: limits, refusals, syntax.
+/// Checks an expression without running it: limits, refusals (the sprig date functions
+/// included, as for [`eval_expr`]), syntax.
 pub fn check(expression: &str) -> Result<(), Error> {
-    prepare(expression).map(|_| ())
+    prepare(expression, false).map(|_| ())
 }
 
 /// The variable paths an expression reads, dotted (`inputs.parameters.x`, and
