@@ -482,7 +482,7 @@ impl Op<'_> {
             }
         }
         let scope_vars = self.task_scope(ctx, task_name);
-        let resolved = match self.resolve_call(&task, &scope_vars) {
+        let resolved = match self.resolve_call(&task, &ctx.inner_scope, &scope_vars) {
             Ok(r) => r,
             Err(message) => {
                 if existing.is_none() {

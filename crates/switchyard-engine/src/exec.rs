@@ -1420,11 +1420,15 @@ pub(crate) fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
-/// A node's run time in seconds, as Go prints a float64 (`lastRetry.duration`).
+/// A node's run time in seconds (`lastRetry.duration`), as Argo computes it: the difference of
+/// its start and finish times as the status stores them, with whole seconds (Kubernetes'
+/// `metav1.Time`), so always a whole number (`asInt(lastRetry.duration)` works); 0 while the
+/// node has not finished.
 fn duration_seconds(n: &Node) -> String {
-    let end = n.finished_at.unwrap_or(n.started_at);
-    let secs = (end - n.started_at).num_milliseconds() as f64 / 1000.0;
-    switchyard_expr::stringify(&serde_json::json!(secs))
+    let Some(end) = n.finished_at else {
+        return "0".to_string();
+    };
+    (end.timestamp() - n.started_at.timestamp()).to_string()
 }
 
 /// Substitutes the parts of a template that do not depend on its children or its attempt:

@@ -21,7 +21,9 @@
 //! are substituted once and never evaluated again; every input parameter also reaches the
 //! step as the environment variable `INPUT_PARAMETER_<NAME>`; `outputs.result` is kept for
 //! container templates as well as scripts; a non-JSON loop result is aggregated as a string
-//! (Argo fails); timers fire at their time exactly (Argo needs "after").
+//! (Argo fails); timers fire at their time exactly (Argo needs "after"); sprig's date
+//! functions in expressions (`sprig.date('2006', x)`) format the `now` of the command being
+//! applied, in UTC, where Argo reads the controller's clock.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

@@ -4,7 +4,8 @@
 
 use serde_json::Value as Json;
 use switchyard_model::workflow::{
-    DagTask, LifecycleHook, Template, TemplateKind, TemplateRef, WorkflowSpec, WorkflowStep,
+    DagTask, LifecycleHook, Template, TemplateCall, TemplateKind, TemplateRef, WorkflowSpec,
+    WorkflowStep,
 };
 
 use crate::state::Library;
@@ -61,6 +62,15 @@ impl Call {
             template: task.template.clone(),
             template_ref: task.template_ref.clone(),
             inline: task.inline.clone(),
+        }
+    }
+
+    /// What a step or task calls, through the trait both implement.
+    pub(crate) fn of_call(call: &dyn TemplateCall) -> Call {
+        Call {
+            template: call.template_name().map(str::to_string),
+            template_ref: call.template_ref().cloned(),
+            inline: call.inline().map(|t| Box::new(t.clone())),
         }
     }
 

@@ -215,7 +215,7 @@ impl Op<'_> {
         let mut calls: Vec<WorkflowStep> = Vec::new();
         for step in group {
             let resolved = self
-                .resolve_call(step, scope_vars)
+                .resolve_call(step, &ctx.inner_scope, scope_vars)
                 .map_err(|e| format!("failed to resolve references: {e}"))?;
             match resolved {
                 Resolved::Single(json) => calls.push(restore_step(json, step)?),
@@ -438,10 +438,11 @@ impl Op<'_> {
 
     /// Resolves a step's or task's references and expands its loop (Argo's
     /// `resolveReferences` + `expandStep`/`expandTask`), in one substitution per field: values
-    /// are never substituted twice.
+    /// are never substituted twice. `scope` is where the call's template is looked up.
     pub(crate) fn resolve_call<T: serde::Serialize + TemplateCall>(
         &self,
         call: &T,
+        scope: &Scope,
         scope_vars: &Vars,
     ) -> Result<Resolved, String> {
         let mut json = serde_json::to_value(call).map_err(|e| e.to_string())?;
@@ -450,6 +451,15 @@ impl Op<'_> {
             map.remove("withItems");
             map.remove("withParam");
             map.remove("withSequence");
+        }
+        let dropped =
+            self.absent_arguments(call.arguments(), &Call::of_call(call), scope, scope_vars);
+        if let Some(Json::Array(params)) = json.pointer_mut("/arguments/parameters") {
+            params.retain(|p| {
+                !p.get("name")
+                    .and_then(Json::as_str)
+                    .is_some_and(|name| dropped.iter().any(|d| d == name))
+            });
         }
         let mode = vars::reference_mode();
         let when = call.when().unwrap_or("");
@@ -474,12 +484,17 @@ impl Op<'_> {
             let lenient = !when.is_empty()
                 && vars::subst(when, &v, &switchyard_expr::Mode::Lenient)
                     .is_ok_and(|w| evaluate_when(&w) == Ok(false));
-            let item_mode = if lenient {
-                switchyard_expr::Mode::Lenient
+            if lenient {
+                // The iteration never runs: absent optionals in it stay unresolved instead of
+                // failing the loop (as Argo's `expandItem`).
+                vars::subst_json(
+                    &mut each,
+                    &v.without_absent(),
+                    &switchyard_expr::Mode::Lenient,
+                )?;
             } else {
-                mode.clone()
-            };
-            vars::subst_json(&mut each, &v, &item_mode)?;
+                vars::subst_json(&mut each, &v, &mode)?;
+            }
             if let Json::Object(map) = &mut each {
                 map.insert(
                     "name".into(),
@@ -493,6 +508,67 @@ impl Op<'_> {
             out.push(each);
         }
         Ok(Resolved::Expanded(out))
+    }
+
+    /// Argo's handling of an argument that is only a reference to an absent optional (such
+    /// as `{{tasks.x.outputs.parameters.y}}` of a skipped task that declared no default):
+    /// when the called template's input has its own `value`, `default` or `valueFrom`, the
+    /// argument is dropped so that applies. Otherwise it stays, and substituting it fails
+    /// with the cause. A template that cannot be resolved yet (a reference to `{{item}}`)
+    /// keeps its arguments. Returns the names of the arguments to drop.
+    fn absent_arguments(
+        &self,
+        args: &Arguments,
+        call: &Call,
+        scope: &Scope,
+        v: &Vars,
+    ) -> Vec<String> {
+        let candidates: Vec<&str> = args
+            .parameters
+            .iter()
+            .filter(|p| {
+                p.value
+                    .as_ref()
+                    .is_some_and(|value| is_absent_reference(value.as_str(), v))
+            })
+            .map(|p| p.name.as_str())
+            .collect();
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let Ok((_, tmpl)) = resolve::resolve(&self.st.spec, &self.st.library, scope, call) else {
+            return Vec::new();
+        };
+        let tmpl = resolve::apply_defaults(self.st.spec.template_defaults.as_deref(), &tmpl);
+        candidates
+            .into_iter()
+            .filter(|name| {
+                tmpl.inputs.parameters.iter().any(|input| {
+                    input.name == *name
+                        && (input.value.is_some()
+                            || input.default.is_some()
+                            || input.value_from.is_some())
+                })
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The arguments of an exit handler or lifecycle hook, substituted, without those that
+    /// only name an absent optional the hook's template has its own value for.
+    fn hook_arguments(
+        &self,
+        hook: &LifecycleHook,
+        scope: &Scope,
+        v: &Vars,
+    ) -> Result<Arguments, String> {
+        let dropped = self.absent_arguments(&hook.arguments, &Call::of_hook(hook), scope, v);
+        if dropped.is_empty() {
+            return resolve_args(&hook.arguments, v);
+        }
+        let mut args = hook.arguments.clone();
+        args.parameters.retain(|p| !dropped.contains(&p.name));
+        resolve_args(&args, v)
     }
 
     /// The items of a call's loop, or `None` when it has none.
@@ -557,7 +633,7 @@ impl Op<'_> {
             return Ok((false, None));
         }
         let exit_name = format!("{}.onExit", parent.name);
-        let args = resolve_args(&hook.arguments, &v)?;
+        let args = self.hook_arguments(hook, scope, &v)?;
         let opts = Opts {
             boundary: Some(boundary.to_string()),
             on_exit: true,
@@ -614,7 +690,7 @@ impl Op<'_> {
             }
             let effective = self.last_attempt(parent).unwrap_or_else(|| parent.clone());
             vars::node_vars(prefix, name, &effective, &mut v);
-            let args = resolve_args(&hook.arguments, &v)?;
+            let args = self.hook_arguments(hook, scope, &v)?;
             let opts = Opts {
                 boundary: Some(boundary.to_string()),
                 on_exit,
@@ -712,12 +788,27 @@ fn resolve_reference(reference: &str, v: &Vars) -> Result<String, String> {
             if let Some(expression) = inner.strip_prefix('=') {
                 return vars::eval_string(expression, v);
             }
+            if v.is_absent(inner) {
+                return Err(format!(
+                    "`{reference}` is an absent optional (skipped/omitted node output with no default)"
+                ));
+            }
             v.get(inner)
                 .cloned()
                 .ok_or_else(|| format!("unable to resolve: {reference}"))
         }
         _ => vars::subst(reference, v, &switchyard_expr::Mode::Strict),
     }
+}
+
+/// Whether `value` is exactly one simple tag naming an absent optional (`{{name}}`, spaces
+/// inside the braces allowed), as Argo's `absentOptionalRef`.
+fn is_absent_reference(value: &str, v: &Vars) -> bool {
+    value
+        .strip_prefix("{{")
+        .and_then(|rest| rest.strip_suffix("}}"))
+        .filter(|inner| !inner.contains("{{") && !inner.contains("}}"))
+        .is_some_and(|inner| v.is_absent(inner.trim()))
 }
 
 /// Substitutes the arguments of an exit handler or hook (nothing is strict there).

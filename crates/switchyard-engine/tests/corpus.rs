@@ -162,6 +162,16 @@ fn argosay_examples_run_the_mapped_entrypoint() {
             "wf.consumer",
             &["echo", "consumer got: [hello-from-producer]"],
         ),
+        (
+            "skipped-output-defaults/consumer-input-default.yaml",
+            "wf.consumer",
+            &["echo", "consumer got: [fallback-from-input]"],
+        ),
+        (
+            "expression-tag-template-workflow.yaml",
+            "wf.task-0(0:3)",
+            &["echo", "hello 30 @ 2024\n", "/output"],
+        ),
     ];
     for (file, node, args) in cases {
         let Some((mut run, a)) = start_with(file, library.clone()) else {
@@ -496,4 +506,56 @@ fn parameter_aggregation_dag_yaml() {
         );
     }
     assert_eq!(run.spec("wf.print(1:2)").args.last().unwrap(), "2");
+}
+
+#[test]
+fn skipped_output_expression_fallback_yaml() {
+    let mut library = Library::default();
+    library.image_entrypoints.insert(
+        "argoproj/argosay".into(),
+        strings(&["/opt/switchyard", "__argosay"]),
+    );
+    let Some((mut run, a)) =
+        start_with("skipped-output-defaults/expression-fallback.yaml", library)
+    else {
+        return;
+    };
+    assert_eq!(a, strings(&["finished Succeeded"]));
+    drive(&mut run, a, &|_| (0, String::new()));
+    assert_eq!(
+        run.nodes(),
+        strings(&[
+            "wf DAG Succeeded",
+            "wf.producer Skipped Skipped (when 'false' evaluated false)",
+        ])
+    );
+    let outputs = run.st.root().unwrap().outputs.clone().unwrap();
+    assert_eq!(outputs.parameters[0].name, "result");
+    assert_eq!(
+        outputs.parameters[0].value.as_ref().map(|v| v.0.as_str()),
+        Some("expr-fallback")
+    );
+}
+
+/// `asInt(lastRetry.duration)` reads the attempt's whole seconds: attempts that exit 2 are
+/// retried, the first that exits 1 ends the retries.
+#[test]
+fn retry_conditional_yaml() {
+    let Some((mut run, a)) = start("retry-conditional.yaml") else {
+        return;
+    };
+    drive(&mut run, a, &|name| match name {
+        "wf[0].safe-to-retry" => (0, "true".to_string()),
+        "wf[1].retry(0)" | "wf[1].retry(1)" => (2, String::new()),
+        _ => (1, String::new()),
+    });
+    assert_eq!(run.wf_phase(), "Failed");
+    assert_eq!(
+        run.children("wf[1].retry"),
+        strings(&["wf[1].retry(0)", "wf[1].retry(1)", "wf[1].retry(2)"])
+    );
+    assert_eq!(
+        run.message("wf[1].retry").as_deref(),
+        Some("retryStrategy.expression evaluated to false")
+    );
 }

@@ -2086,3 +2086,312 @@ fn exit_codes_and_expression_tags_drive_conditions() {
         Some("when '2 == 0' evaluated false")
     );
 }
+
+/// `lastRetry.duration` is whole seconds, as Argo's status stores times, so `asInt` reads it
+/// even when the attempt ran for a fraction of a second more.
+#[test]
+fn last_retry_duration_is_whole_seconds() {
+    use chrono::Duration;
+    use switchyard_engine::{Command, apply};
+    let spec = json!({
+        "entrypoint": "main",
+        "templates": [{"name": "main",
+            "retryStrategy": {"limit": 3, "expression": "asInt(lastRetry.duration) < 120 && asInt(lastRetry.exitCode) > 1"},
+            "container": {"image": "alpine", "command": ["echo", "after {{lastRetry.duration}}s"]}}]
+    });
+    let mut st = switchyard_engine::submit(
+        "wf",
+        "default",
+        "uid-1",
+        &common::workflow(spec),
+        switchyard_engine::Library::default(),
+        common::t(0),
+    )
+    .unwrap();
+    let at = |secs: i64, millis: i64| common::t(secs) + Duration::milliseconds(millis);
+    apply(&mut st, Command::Submit, at(0, 250)).unwrap();
+    let first = st.node_by_name("wf(0)").unwrap().id.clone();
+    assert_eq!(
+        st.node_by_name("wf(0)")
+            .unwrap()
+            .step
+            .as_ref()
+            .unwrap()
+            .spec
+            .args,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        st.node_by_name("wf(0)")
+            .unwrap()
+            .step
+            .as_ref()
+            .unwrap()
+            .spec
+            .command,
+        ["echo", "after 0s"]
+    );
+    let mut result = common::result(2, "", 1);
+    result.started_at = at(0, 300);
+    result.finished_at = at(1, 783);
+    apply(
+        &mut st,
+        Command::StepExited {
+            node: first,
+            result,
+        },
+        at(1, 790),
+    )
+    .unwrap();
+    // 1.783 s - 0.250 s of wall time, but 1 s - 0 s as the status stores the times.
+    let second = st
+        .node_by_name("wf(1)")
+        .expect("the expression allowed a retry");
+    assert_eq!(
+        second.step.as_ref().unwrap().spec.command,
+        ["echo", "after 1s"]
+    );
+    assert_eq!(
+        st.node_by_name("wf").unwrap().phase,
+        switchyard_engine::NodePhase::Running
+    );
+}
+
+fn skipped_producer(
+    consumer_input: serde_json::Value,
+    output_default: Option<&str>,
+) -> serde_json::Value {
+    let mut from = json!({"path": "/tmp/out.txt"});
+    if let Some(d) = output_default {
+        from["default"] = json!(d);
+    }
+    json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "dag": {"tasks": [
+                {"name": "producer", "template": "produce", "when": "false"},
+                {"name": "consumer", "template": "consume", "depends": "producer.Succeeded || producer.Skipped",
+                 "arguments": {"parameters": [{"name": "in", "value": "{{tasks.producer.outputs.parameters.msg}}"}]}}
+            ]}},
+            {"name": "produce", "outputs": {"parameters": [{"name": "msg", "valueFrom": from}]},
+             "container": {"image": "alpine", "command": ["echo", "real-value"]}},
+            {"name": "consume", "inputs": {"parameters": [consumer_input]},
+             "container": {"image": "alpine", "command": ["echo", "consumer got: [{{inputs.parameters.in}}]"]}}
+        ]
+    })
+}
+
+/// The outputs of a skipped task: its declared default, else the consumer's input default,
+/// else an error that names the cause.
+#[test]
+fn skipped_outputs_use_the_producer_default_then_the_consumer_default() {
+    // The producer declares a default: the consumer gets it.
+    let (run, a) = Run::start(skipped_producer(
+        json!({"name": "in"}),
+        Some("from-producer"),
+    ));
+    assert_eq!(a, strings(&["start wf.consumer"]));
+    assert_eq!(
+        run.spec("wf.consumer").command,
+        ["echo", "consumer got: [from-producer]"]
+    );
+
+    // No producer default: the consumer's own input default applies.
+    let (run, a) = Run::start(skipped_producer(
+        json!({"name": "in", "default": "from-input"}),
+        None,
+    ));
+    assert_eq!(a, strings(&["start wf.consumer"]));
+    assert_eq!(
+        run.spec("wf.consumer").command,
+        ["echo", "consumer got: [from-input]"]
+    );
+    assert_eq!(
+        run.phase("wf.producer"),
+        switchyard_engine::NodePhase::Skipped
+    );
+
+    // Both declare one: the producer's wins (the argument is a real value then).
+    let (run, _) = Run::start(skipped_producer(
+        json!({"name": "in", "default": "from-input"}),
+        Some("from-producer"),
+    ));
+    assert_eq!(
+        run.spec("wf.consumer").command,
+        ["echo", "consumer got: [from-producer]"]
+    );
+
+    // Neither: the consumer errors, saying why.
+    let (run, a) = Run::start(skipped_producer(json!({"name": "in"}), None));
+    assert_eq!(a, strings(&["finished Error"]));
+    assert_eq!(
+        run.message("wf.consumer").as_deref(),
+        Some(
+            "unable to substitute {{tasks.producer.outputs.parameters.msg}}: output is an absent optional (skipped/omitted node with no default); give the output a `valueFrom.default`, the input a `default`, or read it in an expression tag with `??`"
+        )
+    );
+}
+
+/// Expressions see the output of a skipped task without a default as nil, so `??` chooses a
+/// fallback; a DAG output read from it without one takes its own default or fails.
+#[test]
+fn skipped_outputs_are_nil_to_expressions() {
+    let spec = |outputs: serde_json::Value, argument: &str| {
+        json!({
+            "entrypoint": "main",
+            "templates": [
+                {"name": "main", "outputs": {"parameters": outputs}, "dag": {"tasks": [
+                    {"name": "producer", "template": "produce", "when": "false"},
+                    {"name": "consumer", "template": "consume", "depends": "producer.Skipped",
+                     "arguments": {"parameters": [{"name": "in", "value": argument}]}}
+                ]}},
+                {"name": "produce", "outputs": {"parameters": [{"name": "msg", "valueFrom": {"path": "/tmp/out.txt"}}]},
+                 "container": {"image": "alpine", "command": ["echo", "x"]}},
+                {"name": "consume", "inputs": {"parameters": [{"name": "in"}]},
+                 "container": {"image": "alpine", "command": ["echo", "{{inputs.parameters.in}}"]}}
+            ]
+        })
+    };
+    let outputs = json!([
+        {"name": "result", "valueFrom": {"expression": "tasks.producer.outputs.parameters.msg ?? 'expr-fallback'"}},
+        {"name": "own-default", "valueFrom": {"parameter": "{{tasks.producer.outputs.parameters.msg}}", "default": "dag-default"}},
+        {"name": "nil-default", "valueFrom": {"expression": "tasks.producer.outputs.parameters.msg", "default": "nil-default"}}
+    ]);
+    let (mut run, a) = Run::start(spec(
+        outputs,
+        "{{=tasks.producer.outputs.parameters.msg ?? 'tag-fallback'}}",
+    ));
+    assert_eq!(a, strings(&["start wf.consumer"]));
+    assert_eq!(run.spec("wf.consumer").command, ["echo", "tag-fallback"]);
+    assert_eq!(
+        run.run("wf.consumer", 0, "tag-fallback", 1),
+        strings(&["cleanup wf.consumer", "finished Succeeded"])
+    );
+    let outputs: Vec<(String, String)> = run
+        .st
+        .root()
+        .unwrap()
+        .outputs
+        .as_ref()
+        .unwrap()
+        .parameters
+        .iter()
+        .map(|p| (p.name.clone(), p.value.as_ref().unwrap().0.clone()))
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            ("result".to_string(), "expr-fallback".to_string()),
+            ("own-default".to_string(), "dag-default".to_string()),
+            ("nil-default".to_string(), "nil-default".to_string()),
+        ]
+    );
+
+    // An output read from it with neither `??` nor a default fails the DAG.
+    let outputs = json!([{"name": "bare", "valueFrom": {"parameter": "{{tasks.producer.outputs.parameters.msg}}"}}]);
+    let (mut run, _) = Run::start(spec(outputs, "x"));
+    assert_eq!(
+        run.run("wf.consumer", 0, "x", 1),
+        strings(&["cleanup wf.consumer", "finished Error"])
+    );
+    assert_eq!(
+        run.message("wf").as_deref(),
+        Some(
+            "output parameter `bare`: `{{tasks.producer.outputs.parameters.msg}}` is an absent optional (skipped/omitted node output with no default)"
+        )
+    );
+}
+
+/// In steps too, a skipped step's output without a default is nil to expressions.
+#[test]
+fn skipped_step_outputs_are_nil_to_expressions() {
+    let (run, a) = Run::start(json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [
+                [{"name": "producer", "template": "produce", "when": "false"}],
+                [{"name": "consumer", "template": "consume",
+                  "arguments": {"parameters": [{"name": "in", "value": "{{=steps.producer.outputs.parameters.msg ?? 'none'}}"}]}}]
+            ]},
+            {"name": "produce", "outputs": {"parameters": [{"name": "msg", "valueFrom": {"path": "/tmp/out.txt"}}]},
+             "container": {"image": "alpine", "command": ["echo", "x"]}},
+            {"name": "consume", "inputs": {"parameters": [{"name": "in"}]},
+             "container": {"image": "alpine", "command": ["echo", "{{inputs.parameters.in}}"]}}
+        ]
+    }));
+    assert_eq!(a, strings(&["start wf[1].consumer"]));
+    assert_eq!(run.spec("wf[1].consumer").command, ["echo", "none"]);
+}
+
+/// `sprig.date` formats the time of the reconcile pass that creates the step (sprig would
+/// read the clock): a step created later sees a later time, and the same inputs always give
+/// the same text.
+#[test]
+fn sprig_date_formats_the_time_of_the_pass() {
+    let spec = json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [
+                [{"name": "first", "template": "stamp"}],
+                [{"name": "second", "template": "stamp"}]
+            ]},
+            {"name": "stamp", "container": {"image": "alpine", "command": [
+                "echo", "{{=sprig.date('2006-01-02 15:04:05', workflow.creationTimestamp)}} {{=sprig.htmlDate(86400)}}"
+            ]}}
+        ]
+    });
+    let (mut run, a) = Run::start(spec.clone());
+    assert_eq!(a, strings(&["start wf[0].first"]));
+    assert_eq!(
+        run.spec("wf[0].first").command,
+        ["echo", "2024-01-01 00:00:00 1970-01-02"]
+    );
+    assert_eq!(
+        run.run("wf[0].first", 0, "", 75),
+        strings(&["cleanup wf[0].first", "start wf[1].second"])
+    );
+    assert_eq!(
+        run.spec("wf[1].second").command,
+        ["echo", "2024-01-01 00:01:15 1970-01-02"]
+    );
+    // Deterministic: the same commands at the same times give the same steps.
+    let (mut again, _) = Run::start(spec);
+    again.run("wf[0].first", 0, "", 75);
+    assert_eq!(
+        again.spec("wf[1].second").command,
+        run.spec("wf[1].second").command
+    );
+}
+
+/// An exit handler's argument that only names a skipped task's output without a default
+/// gives way to the handler's own input default, as a task's argument does.
+#[test]
+fn exit_handler_arguments_give_way_to_input_defaults() {
+    let (mut run, a) = Run::start(json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "dag": {"tasks": [
+                {"name": "producer", "template": "produce", "when": "false"},
+                {"name": "worker", "template": "report", "depends": "producer.Skipped",
+                 "arguments": {"parameters": [{"name": "in", "value": "work"}]},
+                 "hooks": {"exit": {"template": "report", "arguments": {"parameters": [
+                     {"name": "in", "value": "{{ tasks.producer.outputs.parameters.msg }}"}
+                 ]}}}}
+            ]}},
+            {"name": "produce", "outputs": {"parameters": [{"name": "msg", "valueFrom": {"path": "/tmp/out.txt"}}]},
+             "container": {"image": "alpine", "command": ["echo", "x"]}},
+            {"name": "report", "inputs": {"parameters": [{"name": "in", "default": "nothing produced"}]},
+             "container": {"image": "alpine", "command": ["echo", "{{inputs.parameters.in}}"]}}
+        ]
+    }));
+    assert_eq!(a, strings(&["start wf.worker"]));
+    assert_eq!(run.spec("wf.worker").command, ["echo", "work"]);
+    assert_eq!(
+        run.run("wf.worker", 0, "", 1),
+        strings(&["cleanup wf.worker", "start wf.worker.onExit"])
+    );
+    assert_eq!(
+        run.spec("wf.worker.onExit").command,
+        ["echo", "nothing produced"]
+    );
+}

@@ -3,7 +3,8 @@
 //! - [`govaluate`]: the language of workflow `when` and sensor `filters.exprs[].expr`.
 //! - [`template`]: `{{...}}` substitution, single pass (substituted text is never re-scanned).
 //! - [`exprlang`]: `{{= ... }}` expressions on the expr-lang engine with Argo's extra functions
-//!   and an allowlisted sprig subset.
+//!   and an allowlisted sprig subset; sprig's date formatting reads a time the caller gives,
+//!   never the clock.
 //! - [`stringify()`]: how a result is written into a template, as Argo writes it.
 //!
 //! Every entry point caps its input (length, nesting, work) so that no text can exhaust the

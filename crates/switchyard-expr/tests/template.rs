@@ -346,9 +346,9 @@ fn absent_optionals_are_nil_to_expressions_and_errors_to_simple_tags() {
         "tasks.producer.status" => Some(Var::Text("Skipped".to_string())),
         _ => None,
     };
-    let absent_error = Err(Error::AbsentOptional {
+    let absent = Error::AbsentOptional {
         name: "tasks.producer.outputs.parameters.msg".to_string(),
-    });
+    };
     for mode in [Mode::Strict, Mode::Lenient] {
         assert_eq!(
             substitute_at(
@@ -367,12 +367,12 @@ fn absent_optionals_are_nil_to_expressions_and_errors_to_simple_tags() {
                 &mode,
                 None
             ),
-            absent_error,
+            Err(absent.clone()),
             "{mode:?}"
         );
     }
     assert_eq!(
-        absent_error.unwrap_err().to_string(),
+        absent.to_string(),
         "unable to substitute {{tasks.producer.outputs.parameters.msg}}: output is an absent optional (skipped/omitted node with no default); give the output a `valueFrom.default`, the input a `default`, or read it in an expression tag with `??`"
     );
     // Read without `??`, the expression is nil: an error where tags must resolve.
