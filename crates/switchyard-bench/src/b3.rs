@@ -55,8 +55,9 @@ pub struct SwitchyardSample {
     pub polls: usize,
     /// Nodes of the finished run.
     pub nodes: usize,
-    /// `argo_workflows_operation_duration_seconds` after the run: each observation is one
-    /// batch of messages applied to the run and its status written.
+    /// `argo_workflows_operation_duration_seconds` after the run: each observation is the
+    /// engine applying one batch of messages to the run (the status write that follows is
+    /// not included).
     pub operations: Option<Distribution>,
     /// `switchyard_step_duration_seconds{result="succeeded"}` after the run: each step's wall
     /// time as its supervisor saw it.

@@ -39,9 +39,9 @@
 //! at most 1.2), the no-commit floor, and the overhead per step, `(wall - durable floor) /
 //! steps`. A second table says where the time went: time to `startedAt`, the server's CPU
 //! time during the run, and from `/metrics` the `argo_workflows_operation_duration_seconds`
-//! summary (one observation per batch of messages a run applies, status write included) and
-//! the mean step duration seen by the step supervisors. The JSON file (`--out`, default
-//! `target/bench/b3.json`) holds every sample.
+//! summary (one observation per batch of messages the engine applies to a run; the status
+//! write that follows is not part of it) and the mean step duration seen by the step
+//! supervisors. The JSON file (`--out`, default `target/bench/b3.json`) holds every sample.
 //!
 //! Polling is part of the measurement's load: every read serializes the whole run, which
 //! grows with its node count. Run nothing else heavy at the same time.

@@ -62,7 +62,10 @@ impl<'a> B3Report<'a> {
         out.push_str(&self.main_table().to_string());
         out.push_str("\n\nWhere Switchyard's time goes (median round):\n\n");
         out.push_str(&self.detail_table().to_string());
-        out.push_str("\n\n");
+        out.push_str(
+            "\nBatches: the engine applying messages to a run (status writes not included); \
+             p50/p99/max cover the run's last minute.\n\n",
+        );
         out.push_str(&self.verdict());
         out.push('\n');
         out
