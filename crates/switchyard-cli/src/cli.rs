@@ -493,8 +493,9 @@ pub struct WatchArgs {
     pub node_field_selector: Option<String>,
 }
 
+/// One or more runs, and their namespace: the target of `wait` and the run actions.
 #[derive(Debug, Args)]
-pub struct WaitArgs {
+pub struct RunNames {
     /// The runs' names.
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
@@ -502,6 +503,12 @@ pub struct WaitArgs {
     /// The namespace [default: default]
     #[arg(short, long, value_name = "NS")]
     pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub runs: RunNames,
 }
 
 #[derive(Debug, Args)]
@@ -535,35 +542,20 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct SuspendArgs {
-    /// The runs' names.
-    #[arg(required = true, value_name = "NAME")]
-    pub names: Vec<String>,
-
-    /// The namespace [default: default]
-    #[arg(short, long, value_name = "NS")]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub runs: RunNames,
 }
 
 #[derive(Debug, Args)]
 pub struct TerminateArgs {
-    /// The runs' names.
-    #[arg(required = true, value_name = "NAME")]
-    pub names: Vec<String>,
-
-    /// The namespace [default: default]
-    #[arg(short, long, value_name = "NS")]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub runs: RunNames,
 }
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// The runs' names.
-    #[arg(required = true, value_name = "NAME")]
-    pub names: Vec<String>,
-
-    /// The namespace [default: default]
-    #[arg(short, long, value_name = "NS")]
-    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub runs: RunNames,
 
     /// Resume only the suspend nodes this selects (e.g. displayName=approve).
     #[arg(long, value_name = "SELECTOR", value_parser = parse_node_selector)]
@@ -576,17 +568,8 @@ pub struct ResumeArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// The runs' names.
-    #[arg(required = true, value_name = "NAME")]
-    pub names: Vec<String>,
-
-    /// The namespace [default: default]
-    #[arg(short, long, value_name = "NS")]
-    pub namespace: Option<String>,
-
-    /// Stop only the nodes this selects (e.g. templateName=poll).
-    #[arg(long, value_name = "SELECTOR", value_parser = parse_node_selector)]
-    pub node_field_selector: Option<String>,
+    #[command(flatten)]
+    pub runs: RunNames,
 
     /// A message recorded on the run.
     #[arg(short, long, value_name = "TEXT")]
@@ -923,7 +906,7 @@ mod tests {
         ]) else {
             panic!("not resume");
         };
-        assert_eq!(a.names, ["a", "b"]);
+        assert_eq!(a.runs.names, ["a", "b"]);
         assert_eq!(
             a.node_field_selector.as_deref(),
             Some("displayName=x,phase!=Failed")

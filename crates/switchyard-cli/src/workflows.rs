@@ -18,7 +18,7 @@ use switchyard_model::{DEFAULT_NAMESPACE, Kind};
 
 use crate::cli::{
     FollowArgs, ListArgs, LogsArgs, NodeSetArgs, OutputFormat, ResubmitArgs, ResumeArgs, RetryArgs,
-    StopArgs, SubmitArgs, SuspendArgs, TerminateArgs, WaitArgs, WatchArgs,
+    RunNames, StopArgs, SubmitArgs, SuspendArgs, TerminateArgs, WaitArgs, WatchArgs,
 };
 use crate::client::Client;
 use crate::error::CliError;
@@ -503,9 +503,9 @@ pub async fn watch(client: &Client, args: WatchArgs) -> Result<(), CliError> {
 }
 
 pub async fn wait(client: &Client, args: WaitArgs) -> Result<(), CliError> {
-    let namespace = namespace_or_default(args.namespace.as_deref());
+    let namespace = namespace_or_default(args.runs.namespace.as_deref());
     let mut ended = Vec::new();
-    for name in &args.names {
+    for name in &args.runs.names {
         let run = wait_for(client, namespace, name).await?;
         print_ended(&run);
         ended.push(run);
@@ -529,78 +529,48 @@ pub async fn logs(client: &Client, args: LogsArgs) -> Result<(), CliError> {
 /// the first the server refuses.
 async fn act(
     client: &Client,
-    namespace: &str,
-    names: &[String],
+    runs: &RunNames,
     action: RunAction,
-    request: &RunActionRequest,
+    request: RunActionRequest,
     done: &str,
 ) -> Result<(), CliError> {
-    for name in names {
-        client.run_action(namespace, name, action, request).await?;
+    let namespace = namespace_or_default(runs.namespace.as_deref());
+    for name in &runs.names {
+        client.run_action(namespace, name, action, &request).await?;
         emit(&format!("workflow {name} {done}\n"));
     }
     Ok(())
 }
 
 pub async fn suspend(client: &Client, args: SuspendArgs) -> Result<(), CliError> {
-    let namespace = namespace_or_default(args.namespace.as_deref());
     let request = RunActionRequest::default();
-    act(
-        client,
-        namespace,
-        &args.names,
-        RunAction::Suspend,
-        &request,
-        "suspended",
-    )
-    .await
+    act(client, &args.runs, RunAction::Suspend, request, "suspended").await
 }
 
 pub async fn resume(client: &Client, args: ResumeArgs) -> Result<(), CliError> {
-    let namespace = namespace_or_default(args.namespace.as_deref());
     let request = RunActionRequest {
         node_field_selector: args.node_field_selector,
         message: args.message,
         ..Default::default()
     };
-    act(
-        client,
-        namespace,
-        &args.names,
-        RunAction::Resume,
-        &request,
-        "resumed",
-    )
-    .await
+    act(client, &args.runs, RunAction::Resume, request, "resumed").await
 }
 
 pub async fn stop(client: &Client, args: StopArgs) -> Result<(), CliError> {
-    let namespace = namespace_or_default(args.namespace.as_deref());
     let request = RunActionRequest {
-        node_field_selector: args.node_field_selector,
         message: args.message,
         ..Default::default()
     };
-    act(
-        client,
-        namespace,
-        &args.names,
-        RunAction::Stop,
-        &request,
-        "stopped",
-    )
-    .await
+    act(client, &args.runs, RunAction::Stop, request, "stopped").await
 }
 
 pub async fn terminate(client: &Client, args: TerminateArgs) -> Result<(), CliError> {
-    let namespace = namespace_or_default(args.namespace.as_deref());
     let request = RunActionRequest::default();
     act(
         client,
-        namespace,
-        &args.names,
+        &args.runs,
         RunAction::Terminate,
-        &request,
+        request,
         "terminated",
     )
     .await
@@ -648,20 +618,15 @@ async fn show_started(
 }
 
 pub async fn node_set(client: &Client, args: NodeSetArgs) -> Result<(), CliError> {
-    let namespace = namespace_or_default(args.namespace.as_deref());
+    let runs = RunNames {
+        names: vec![args.name],
+        namespace: args.namespace,
+    };
     let request = RunActionRequest {
         node_field_selector: Some(args.node_field_selector),
         message: args.message,
         parameters: args.output_parameters,
         ..Default::default()
     };
-    act(
-        client,
-        namespace,
-        std::slice::from_ref(&args.name),
-        RunAction::Set,
-        &request,
-        "values set",
-    )
-    .await
+    act(client, &runs, RunAction::Set, request, "values set").await
 }

@@ -1,8 +1,9 @@
 //! The CronWorkflow scheduler: the thin shell around [`crate::cron`].
 //!
-//! Every second it looks at each CronWorkflow: it brings `status.active` up to date from the
-//! runs labelled with the CronWorkflow's name, asks the schedule which tick is due, decides
-//! with the CronWorkflow's rules, creates the run, prunes the history and writes the status.
+//! Every second it looks at each CronWorkflow: it asks the schedule which tick is due and,
+//! when a tick is due or a run is still active, brings `status.active` up to date from the
+//! runs labelled with the CronWorkflow's name, decides with the CronWorkflow's rules, creates
+//! the run and prunes the history; then it writes the status if it changed.
 //!
 //! A tick fires at most once, across restarts too: the run of a tick has a fixed name
 //! (`<cron>-<unix seconds>`) and is created only if no object has that name, so a crash
@@ -77,53 +78,59 @@ async fn schedule_one(
         .unwrap_or_default();
     let mut status = before.clone();
 
-    let runs = own_runs(controller, object).await?;
-    // Bring `active` up to date: finished runs leave it (and are counted once), unfinished
-    // runs with our label join it (after a restart the status may not list them yet).
-    for (name, phase, _) in &runs {
-        if phase.is_finished() {
-            status.record_finished(name, *phase);
-        } else if !status.active.iter().any(|r| &r.name == name) {
-            status.active.push(RunRef {
-                kind: "Workflow".into(),
-                api_version: "argoproj.io/v1alpha1".into(),
-                name: name.clone(),
-                namespace: Some(object.namespace.clone()),
-                uid: None,
-            });
-        }
-    }
-    status.active.retain(|r| {
-        runs.iter()
-            .any(|(n, p, _)| n == &r.name && !p.is_finished())
-    });
-
-    match CronSchedule::parse(&cron.spec, zones) {
+    let due = match CronSchedule::parse(&cron.spec, zones) {
         Err(problems) => {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
             status.record_error(cron::ConditionKind::SpecError, text.join("; "));
+            None
         }
         Ok(schedule) => {
             status.clear_condition(cron::ConditionKind::SpecError);
-            let since = object.created_at;
-            if let Due::Run { scheduled, .. } = schedule.due(status.last_scheduled_time, since, now)
-            {
-                tick(controller, &cron, &mut status, scheduled).await;
+            match schedule.due(status.last_scheduled_time, object.created_at, now) {
+                Due::Run { scheduled, .. } => Some(scheduled),
+                Due::Nothing | Due::Expired { .. } => None,
             }
         }
-    }
-
-    let finished: Vec<FinishedRun> = runs
-        .iter()
-        .map(|(name, phase, finished_at)| FinishedRun {
-            name: name.clone(),
-            phase: *phase,
-            finished_at: *finished_at,
-        })
-        .collect();
-    for name in cron::history_to_delete(&cron.spec, &finished) {
-        let key = ObjectKey::new(Kind::Workflow, object.namespace.clone(), name);
-        controller.delete(&key).await?;
+    };
+    // The runs are read only when something depends on them: a run still listed as active,
+    // or a tick to decide. An idle CronWorkflow costs no listing.
+    if !status.active.is_empty() || due.is_some() {
+        let runs = own_runs(controller, object).await?;
+        // Bring `active` up to date: finished runs leave it (and are counted once),
+        // unfinished runs with our label join it (the status write of a run created just
+        // before a crash may have been lost).
+        for (name, phase, _) in &runs {
+            if phase.is_finished() {
+                status.record_finished(name, *phase);
+            } else if !status.active.iter().any(|r| &r.name == name) {
+                status.active.push(RunRef {
+                    kind: "Workflow".into(),
+                    api_version: "argoproj.io/v1alpha1".into(),
+                    name: name.clone(),
+                    namespace: Some(object.namespace.clone()),
+                    uid: None,
+                });
+            }
+        }
+        status.active.retain(|r| {
+            runs.iter()
+                .any(|(n, p, _)| n == &r.name && !p.is_finished())
+        });
+        if let Some(scheduled) = due {
+            tick(controller, &cron, &mut status, scheduled).await;
+        }
+        let finished: Vec<FinishedRun> = runs
+            .iter()
+            .map(|(name, phase, finished_at)| FinishedRun {
+                name: name.clone(),
+                phase: *phase,
+                finished_at: *finished_at,
+            })
+            .collect();
+        for name in cron::history_to_delete(&cron.spec, &finished) {
+            let key = ObjectKey::new(Kind::Workflow, object.namespace.clone(), name);
+            controller.delete(&key).await?;
+        }
     }
 
     if status != before {

@@ -89,6 +89,12 @@ impl FakeRunner {
         self.changed.notify_waiters();
     }
 
+    /// The spec of the one step started so far.
+    fn only_spec(&self) -> StepSpec {
+        let st = self.state.lock().unwrap();
+        st.specs.values().next().cloned().unwrap()
+    }
+
     fn total_starts(&self) -> HashMap<String, usize> {
         self.state.lock().unwrap().starts.clone()
     }
@@ -206,6 +212,15 @@ fn workflow(spec: serde_json::Value) -> Workflow {
         "spec": spec,
     }))
     .unwrap()
+}
+
+/// Submits `wf` with default options; the run's name.
+async fn submit(c: &Controller, wf: Workflow) -> String {
+    c.submit("default", wf, SubmitOptions::default())
+        .await
+        .unwrap()
+        .object
+        .name
 }
 
 fn key(name: &str) -> ObjectKey {
@@ -332,12 +347,7 @@ async fn an_approval_gate_waits_and_records_who_resumed_it() {
             {"name": "run", "container": {"image": "x", "command": ["ok"], "args": ["done"]}}
         ]
     }));
-    let name = c
-        .submit("default", wf, SubmitOptions::default())
-        .await
-        .unwrap()
-        .object
-        .name;
+    let name = submit(&c, wf).await;
     let state = wait_until(&env.store, &name, |s| {
         s.status
             .nodes
@@ -422,12 +432,7 @@ async fn crash_while_slow_runs(env: &Env) -> String {
         let c = Controller::start(store.clone(), runner, ControllerConfig::default())
             .await
             .unwrap();
-        let name = c
-            .submit("default", hold_then_ok(), SubmitOptions::default())
-            .await
-            .unwrap()
-            .object
-            .name;
+        let name = submit(&c, hold_then_ok()).await;
         wait_until(&store, &name, |s| {
             s.status
                 .nodes
@@ -489,12 +494,7 @@ async fn a_lost_step_fails_its_node_and_says_why() {
 async fn deleting_a_running_run_stops_its_steps_and_removes_its_logs() {
     let env = env();
     let c = controller(&env).await;
-    let name = c
-        .submit("default", hold_then_ok(), SubmitOptions::default())
-        .await
-        .unwrap()
-        .object
-        .name;
+    let name = submit(&c, hold_then_ok()).await;
     wait_until(&env.store, &name, |s| {
         s.status.nodes.values().any(|n| n.handle().is_some())
     })
@@ -523,12 +523,7 @@ async fn retry_runs_the_failed_step_again_and_keeps_the_succeeded_ones() {
             {"name": "flaky", "container": {"image": "x", "command": ["flaky"]}}
         ]
     }));
-    let name = c
-        .submit("default", wf, SubmitOptions::default())
-        .await
-        .unwrap()
-        .object
-        .name;
+    let name = submit(&c, wf).await;
     let state = wait_phase(&env.store, &name).await;
     assert_eq!(state.status.phase, WorkflowPhase::Failed);
     env.runner.state.lock().unwrap().flaky_fails = false;
@@ -569,23 +564,9 @@ async fn secret_values_reach_the_step_but_not_the_run_state() {
         "templates": [{"name": "main", "container": {"image": "x", "command": ["ok"],
             "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]}}]
     }));
-    let name = c
-        .submit("default", wf, SubmitOptions::default())
-        .await
-        .unwrap()
-        .object
-        .name;
+    let name = submit(&c, wf).await;
     wait_phase(&env.store, &name).await;
-    let spec = env
-        .runner
-        .state
-        .lock()
-        .unwrap()
-        .specs
-        .values()
-        .next()
-        .cloned()
-        .unwrap();
+    let spec = env.runner.only_spec();
     assert!(
         spec.env
             .contains(&("PASSWORD".to_string(), "hunter2".to_string()))
@@ -600,12 +581,7 @@ async fn secret_values_reach_the_step_but_not_the_run_state() {
         "templates": [{"name": "main", "container": {"image": "x", "command": ["ok"],
             "env": [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k"}}}]}}]
     }));
-    let name = c
-        .submit("default", wf, SubmitOptions::default())
-        .await
-        .unwrap()
-        .object
-        .name;
+    let name = submit(&c, wf).await;
     let state = wait_phase(&env.store, &name).await;
     assert_eq!(state.status.phase, WorkflowPhase::Error);
     let msg = state
@@ -676,16 +652,7 @@ async fn submit_problems_are_listed_with_paths_and_nothing_is_stored() {
         .unwrap();
     let state = wait_phase(&env.store, "fixed").await;
     assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
-    let spec = env
-        .runner
-        .state
-        .lock()
-        .unwrap()
-        .specs
-        .values()
-        .next()
-        .cloned()
-        .unwrap();
+    let spec = env.runner.only_spec();
     assert_eq!(spec.args, ["moon"]);
     // The same explicit name again is a conflict.
     let err = c.submit("default", wf, options).await.unwrap_err();

@@ -62,9 +62,15 @@ pub async fn submit(
                     "`name` applies to one Workflow, but the manifest has several",
                 ));
             }
-            // Check every Workflow before creating any, so a bad one creates nothing.
+            // With several Workflows, check every one before creating any, so a bad one
+            // creates nothing (one alone is checked by its own submit before it is stored).
             let mut problems = Vec::new();
-            for (loaded, wf) in &workflows {
+            let several = if workflows.len() > 1 {
+                &workflows[..]
+            } else {
+                &[]
+            };
+            for (loaded, wf) in several {
                 let dry = SubmitOptions {
                     dry_run: true,
                     ..options.clone()
@@ -141,6 +147,7 @@ pub async fn act(
         }
         _ => principal.require(Role::Admin, &format!("{action} workflows"))?,
     }
+    check_fields(action, &req)?;
     let key = ObjectKey::new(Kind::Workflow, ns.clone(), name.clone());
     let controller = state.controller();
     let by = principal.name.clone();
@@ -385,6 +392,39 @@ pub async fn start_applied(
     Ok(result(done.object.name, switchyard_api::Action::Created))
 }
 
+/// Refuses request fields the action does not use, so nothing is silently ignored.
+fn check_fields(action: RunAction, req: &RunActionRequest) -> Result<(), ApiError> {
+    use RunAction::*;
+    let given = [
+        (
+            "nodeFieldSelector",
+            req.node_field_selector.is_some(),
+            &[Resume, Retry, Set][..],
+        ),
+        (
+            "message",
+            req.message.is_some(),
+            &[Resume, Stop, Terminate, Set][..],
+        ),
+        ("restartSuccessful", req.restart_successful, &[Retry][..]),
+        (
+            "parameters",
+            !req.parameters.is_empty(),
+            &[Resubmit, Set][..],
+        ),
+    ];
+    for (field, present, allowed) in given {
+        if present && !allowed.contains(&action) {
+            let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
+            return Err(ApiError::bad_request(format!(
+                "`{field}` does not apply to `{action}`; it is used by {}",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Parses `name=value` pairs; the value may contain `=`.
 fn parse_pairs(pairs: &[String], field: &str) -> Result<Vec<(String, String)>, ApiError> {
     pairs
@@ -549,6 +589,29 @@ pub fn api_error(e: ControllerError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_an_action_ignores_are_refused() {
+        let selector = RunActionRequest {
+            node_field_selector: Some("displayName=a".into()),
+            ..Default::default()
+        };
+        assert!(check_fields(RunAction::Resume, &selector).is_ok());
+        let err = check_fields(RunAction::Stop, &selector).unwrap_err();
+        assert!(
+            err.body.message.contains(
+                "`nodeFieldSelector` does not apply to `stop`; it is used by resume, retry, set"
+            ),
+            "{}",
+            err.body.message
+        );
+        let params = RunActionRequest {
+            parameters: vec!["a=b".into()],
+            ..Default::default()
+        };
+        assert!(check_fields(RunAction::Resubmit, &params).is_ok());
+        assert!(check_fields(RunAction::Retry, &params).is_err());
+    }
 
     #[test]
     fn pairs_and_from() {
