@@ -153,6 +153,13 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
 fn local_runner(config: &ServerConfig) -> std::io::Result<Arc<dyn StepRunner>> {
     let root = config.steps_path();
     create_private_dir(&root)?;
+    if std::fs::canonicalize(&root).is_ok_and(|r| r.starts_with("/tmp")) {
+        tracing::warn!(
+            steps_dir = %root.display(),
+            "the steps directory is under /tmp, so steps share the machine's /tmp and examples \
+             that write fixed /tmp paths can collide; choose another with --steps-dir"
+        );
+    }
     let shim = match &config.step_shim {
         Some((program, args)) => ShimCommand {
             program: program.clone(),

@@ -20,9 +20,17 @@ pub struct Server {
 }
 
 /// A directory for a test's data, outside `/tmp` (steps under `/tmp` cannot get a private
-/// `/tmp` of their own).
+/// `/tmp` of their own, and examples that write fixed `/tmp` paths in parallel would collide):
+/// the target directory's scratch space, or `/var/tmp` when the checkout itself is under `/tmp`.
 pub fn data_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let target = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    let base = if target.starts_with("/tmp") {
+        Path::new("/var/tmp").join("switchyard-tests")
+    } else {
+        target
+    };
+    let dir = base.join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
