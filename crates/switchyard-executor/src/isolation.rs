@@ -37,6 +37,21 @@ impl Tmp {
     }
 }
 
+/// Opens `program` when it is an absolute path under `/tmp`, which the private `/tmp` is about
+/// to hide (e.g. a `switchyard` binary built in a checkout under `/tmp`, standing in for an
+/// image's entrypoint). The step is then started through the open file; this works for
+/// compiled programs, not for `#!` scripts, whose interpreter needs the path.
+pub(crate) fn hold_program_under_tmp(program: &str) -> Option<std::fs::File> {
+    let path = Path::new(program);
+    if !path.is_absolute() {
+        return None;
+    }
+    let real = std::fs::canonicalize(path).ok()?;
+    real.starts_with("/tmp")
+        .then(|| std::fs::File::open(&real).ok())
+        .flatten()
+}
+
 /// Gives this process a private `/tmp` backed by `tmp_dir` (inside `step_dir`).
 pub(crate) fn private_tmp(step_dir: &Path, tmp_dir: &Path) -> Tmp {
     let step_dir = std::fs::canonicalize(step_dir).unwrap_or_else(|_| step_dir.to_path_buf());

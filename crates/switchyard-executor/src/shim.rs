@@ -61,12 +61,25 @@ pub fn shim_main(dir: &Path) -> i32 {
     }
     let result = match read_json::<StepFile>(&layout.step_file()) {
         Ok(Some(step)) => {
+            // Opened before /tmp is replaced: a program under /tmp stays reachable.
+            let program = step
+                .spec
+                .command
+                .first()
+                .and_then(|p| isolation::hold_program_under_tmp(p));
             let tmp = isolation::private_tmp(dir, &layout.tmp_dir());
+            let program = program.filter(|_| tmp == Tmp::Private);
             match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {
-                Ok(runtime) => runtime.block_on(supervise(&layout, &step, &tmp, started_at)),
+                Ok(runtime) => runtime.block_on(supervise(
+                    &layout,
+                    &step,
+                    &tmp,
+                    program.as_ref(),
+                    started_at,
+                )),
                 Err(err) => not_run(
                     started_at,
                     format!("the step's supervisor cannot start its runtime: {err}"),
@@ -125,6 +138,7 @@ async fn supervise(
     layout: &StepDir,
     step: &StepFile,
     tmp: &Tmp,
+    held_program: Option<&fs::File>,
     started_at: DateTime<Utc>,
 ) -> StepResult {
     let spec = &step.spec;
@@ -204,7 +218,19 @@ async fn supervise(
     let Some((program, args)) = argv.split_first() else {
         return finish(failed("the step has no command to run".to_owned()));
     };
-    let mut command = tokio::process::Command::new(program);
+    let mut command = match held_program {
+        // The program's path is hidden behind the private /tmp: run it through the open file,
+        // under its own name.
+        Some(file) => {
+            let mut c = tokio::process::Command::new(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(file)
+            ));
+            c.arg0(program);
+            c
+        }
+        None => tokio::process::Command::new(program),
+    };
     command
         .args(args)
         .current_dir(&step.work_dir)

@@ -356,6 +356,27 @@ async fn fixed_tmp_paths_are_private_to_each_step() {
 }
 
 #[tokio::test]
+async fn a_program_under_tmp_still_runs_behind_a_private_tmp() {
+    let fx = fixture();
+    let root_under_tmp = std::fs::canonicalize(fx.root.parent().unwrap())
+        .unwrap()
+        .starts_with("/tmp");
+    if root_under_tmp || !namespaces_work(&fx.root) {
+        eprintln!("skipped: steps here cannot get a private /tmp");
+        return;
+    }
+    // A compiled program that lives under /tmp, as a `switchyard` built in a checkout there.
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let program = dir.path().join("echo-copy");
+    std::fs::copy("/bin/echo", &program).unwrap();
+    let step = spec("under-tmp", &[program.to_str().unwrap(), "still here"]);
+    let (result, logs) = run(&runner(&fx.root, 1), &step).await;
+    assert_eq!(result.exit_code, Some(0), "{logs:?}");
+    assert_eq!(texts(&logs, LogStream::Stdout), ["still here"]);
+    assert!(!has_shared_tmp_warning(&logs), "{logs:?}");
+}
+
+#[tokio::test]
 async fn fixed_tmp_paths_are_shared_with_a_warning_when_the_step_directory_is_under_tmp() {
     let fx = fixture_in(tempfile::tempdir_in("/tmp").unwrap());
     let file = format!("/tmp/switchyard-executor-test-{}.txt", std::process::id());
