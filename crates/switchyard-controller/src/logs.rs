@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use switchyard_engine::{LogLine, Node, RunState};
+use switchyard_engine::{LogLine, Node, NodeType, RunState};
 use switchyard_store::ObjectKey;
 use tokio::sync::mpsc;
 
@@ -136,7 +136,16 @@ fn selected(state: &RunState, n: &Node, step: &str) -> bool {
 }
 
 fn descends(state: &RunState, from: &Node, target: &str, depth: usize) -> bool {
-    if depth > 64 {
+    // Only groups contain steps; a step's own `children` are the tasks that run after it.
+    let group = matches!(
+        from.node_type,
+        NodeType::Retry
+            | NodeType::StepGroup
+            | NodeType::TaskGroup
+            | NodeType::Steps
+            | NodeType::Dag
+    );
+    if depth > 64 || !group {
         return false;
     }
     from.children.iter().any(|c| {

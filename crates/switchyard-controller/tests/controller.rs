@@ -329,6 +329,19 @@ async fn a_dag_runs_to_the_end_with_each_step_once_and_its_logs_kept() {
     assert_eq!(texts.len(), 4);
     assert_eq!(texts[0], "ok A");
     assert_eq!(texts[3], "ok D");
+
+    // One step's logs: only its own, not those of the tasks that ran after it.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let select = LogSelect {
+        step: Some("a".into()),
+        follow: false,
+    };
+    c.read_logs(&key(&run.name), select, tx).await.unwrap();
+    let mut texts = Vec::new();
+    while let Some(l) = rx.recv().await {
+        texts.push(l.line.text);
+    }
+    assert_eq!(texts, ["ok A"]);
 }
 
 #[tokio::test]
