@@ -165,6 +165,17 @@ pub enum Command {
         step was stopped) in [brackets]. STEP is a node id, node name or display name.")]
     Logs(LogsArgs),
 
+    /// Show recent events as sensors consumed them, and what they triggered.
+    #[command(after_help = "Examples:\n  \
+        switchyard events\n  \
+        switchyard events --source webhook --limit 10\n  \
+        switchyard events --sensor environments -o json\n\n\
+        One row per event and sensor, newest first: when the sensor took the event, its\n\
+        EventSource and event name, the event id, the sensor, what the event did there\n\
+        (dependencies matched, or why a filter turned it away) and the triggers it fired with\n\
+        their outcome: the run started, `pending` (being retried) or `dead: REASON`.")]
+    Events(EventsArgs),
+
     /// Suspend runs: nothing new starts until they are resumed; running steps go on.
     #[command(after_help = "Examples:\n  \
         switchyard suspend hello-x7k2p\n  \
@@ -283,6 +294,38 @@ pub struct UpArgs {
     /// matches with or without its tag; `argoproj/argosay` is built in.
     #[arg(long = "image-entrypoint", value_name = "IMAGE=COMMAND", value_parser = parse_entrypoint)]
     pub image_entrypoints: Vec<(String, Vec<String>)>,
+
+    /// A directory of host programs standing in for the programs inside an image (e.g.
+    /// `myorg/tools=/opt/myorg/bin`): first on `PATH` for that image's steps, and an absolute
+    /// `command` whose file name the directory has (`/usr/local/bin/tool`) runs the
+    /// directory's program. Repeatable; `argoproj/argosay` (`argosay`, `cowsay`) is built in.
+    #[arg(long = "image-tools", value_name = "IMAGE=DIR", value_parser = parse_image_tools)]
+    pub image_tools: Vec<(String, PathBuf)>,
+
+    /// The address webhook EventSources listen on; their ports come from the manifests
+    /// (`0.0.0.0` accepts events from other machines).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1",
+        env = "SWITCHYARD_WEBHOOK_HOST"
+    )]
+    pub webhook_host: std::net::IpAddr,
+}
+
+/// `IMAGE=DIR`, the directory existing.
+fn parse_image_tools(text: &str) -> Result<(String, PathBuf), String> {
+    let Some((image, dir)) = text.split_once('=') else {
+        return Err(format!("`{text}` is not IMAGE=DIR"));
+    };
+    let dir = PathBuf::from(dir.trim());
+    if image.trim().is_empty() {
+        return Err(format!("`{text}` needs an image"));
+    }
+    if !dir.is_dir() {
+        return Err(format!("`{}` is not a directory", dir.display()));
+    }
+    Ok((image.trim().to_string(), dir))
 }
 
 /// `IMAGE=COMMAND ARGS...`, the command split at whitespace.
@@ -538,6 +581,29 @@ pub struct LogsArgs {
     /// No colors (they are used only on a terminal, and never when NO_COLOR is set).
     #[arg(long)]
     pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only events of this EventSource.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+
+    /// Only events consumed by this sensor.
+    #[arg(long, value_name = "NAME")]
+    pub sensor: Option<String>,
+
+    /// The namespace [default: every namespace]
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// How many to show (1-1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
+
+    /// Output format: a table (default), json or yaml.
+    #[arg(short, long, value_enum)]
+    pub output: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]

@@ -84,6 +84,15 @@ impl Client {
         self.send::<(), T>(Method::GET, path, query, None).await
     }
 
+    /// `GET path?query`.
+    pub async fn get_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, CliError> {
+        self.send::<(), T>(Method::GET, path, query, None).await
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         self.send::<(), T>(Method::DELETE, path, &[], None).await
     }

@@ -71,6 +71,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let client = connect(&server, token, data_dir.as_deref())?;
             runtime()?.block_on(workflows::wait(&client, args))
         }
+        Command::Events(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(crate::events::events(&client, args))
+        }
         Command::Logs(args) => {
             let client = connect(&server, token, data_dir.as_deref())?;
             runtime()?.block_on(workflows::logs(&client, args))
@@ -201,6 +205,8 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
     config.steps_dir = args.steps_dir.clone();
     config.stop_grace = std::time::Duration::from_secs(args.stop_grace);
     config.image_entrypoints = args.image_entrypoints.iter().cloned().collect();
+    config.image_tools = args.image_tools.clone();
+    config.webhook_host = args.webhook_host;
     switchyard_server::run(config, switchyard_server::shutdown_signal())
         .await
         .map_err(|e| match e {

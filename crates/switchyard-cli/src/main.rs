@@ -12,6 +12,7 @@ mod cli;
 mod client;
 mod commands;
 mod error;
+mod events;
 mod logs;
 mod output;
 mod run;
@@ -27,6 +28,21 @@ use crate::cli::{Cli, Command, LogFormatArg};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
+    // Started under the name of an image's program (a link in the data directory's `tools`):
+    // be that program.
+    let mut argv = std::env::args_os();
+    let name = argv.next().map(std::path::PathBuf::from);
+    let as_program = name.as_deref().and_then(std::path::Path::file_name);
+    if let Some(program) = as_program.and_then(std::ffi::OsStr::to_str)
+        && matches!(program, "argosay" | "cowsay")
+    {
+        let args = argv.map(|a| a.to_string_lossy().into_owned()).collect();
+        let code = match program {
+            "argosay" => switchyard_executor::argosay_main(args),
+            _ => switchyard_executor::cowsay_main(args),
+        };
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     if let Command::Argosay(args) = &cli.command {
         let code = switchyard_executor::argosay_main(args.args.clone());

@@ -144,6 +144,24 @@ pub fn table(
         );
         t.add_row(row);
     }
+    render_table(t)
+}
+
+/// A kubectl-style table of plain rows under `header`.
+pub fn plain_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = Table::new();
+    t.load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .force_no_tty()
+        .set_header(header.to_vec());
+    for row in rows {
+        t.add_row(row);
+    }
+    render_table(t)
+}
+
+/// Three spaces between columns, none after the last, no trailing spaces.
+fn render_table(mut t: Table) -> String {
     let last = t.column_count().saturating_sub(1);
     for (i, column) in t.column_iter_mut().enumerate() {
         column.set_padding((0, if i == last { 0 } else { 3 }));

@@ -18,20 +18,10 @@ use support::{Api, Server, data_dir, nodes, phase};
 
 /// Examples that do not reach their expected phase yet, each with the reason. The test
 /// fails if one of them starts passing, so this list only ever shrinks.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    (
-        "timeouts-workflow.yaml",
-        "a container without `command` on `alpine`: the image's default command is not known",
-    ),
-    (
-        "conditionals.yaml",
-        "runs `cowsay`, a program of the argosay:v1 image that the host does not have",
-    ),
-    (
-        "intermediate-parameters.yaml",
-        "`command: [/argosay]` names the image's own binary by path",
-    ),
-];
+const KNOWN_GAPS: &[(&str, &str)] = &[(
+    "timeouts-workflow.yaml",
+    "a container without `command` on `alpine`: the image's default command is not known",
+)];
 
 /// Rows whose expected phase in the list is not what Argo does, with the phase Argo ends
 /// in and why; the test expects that phase instead.

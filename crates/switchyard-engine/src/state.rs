@@ -327,7 +327,7 @@ impl Library {
 /// An image reference split into its repository, without Docker Hub's `docker.io/` (or
 /// `index.docker.io/`) and `library/` prefixes, and the rest: its `:tag`, `@digest`, both, or
 /// nothing.
-fn image_parts(image: &str) -> (&str, &str) {
+pub fn image_parts(image: &str) -> (&str, &str) {
     let image = image.trim();
     let name_end = image.find('@').unwrap_or(image.len());
     // A `:` after the last `/` starts the tag; one before it belongs to a registry's port.

@@ -31,6 +31,10 @@ use std::time::Duration;
 /// `Library::image_entrypoints` (without a tag, so every tag of the repository uses it).
 pub const ARGOSAY_IMAGES: &[&str] = &["argoproj/argosay"];
 
+/// The programs of the `argosay` images that this executable provides when started under
+/// their name ([`crate::ImageTools`]).
+pub const ARGOSAY_TOOLS: &[&str] = &["argosay", "cowsay"];
+
 /// The host command for the argosay images: `<switchyard_binary> __argosay` (the step's
 /// `args` follow it). A path that is not valid UTF-8 is converted lossily.
 pub fn argosay_entrypoint(switchyard_binary: &Path) -> Vec<String> {

@@ -21,7 +21,8 @@
 //!
 //! [`argosay_main`] (`switchyard __argosay ARGS...`) does what the entrypoint of Argo's test
 //! image `argoproj/argosay` does, so the Argo examples that run that image with `args` only
-//! run here too.
+//! run here too; [`cowsay_main`] is that image's `cowsay`. [`ImageTools`] puts such stand-ins
+//! on a step's `PATH` and in place of the image's own paths (`/argosay`).
 //!
 //! **Invariant:** only this crate spawns step processes, and a step's files never leave its
 //! directory except through absolute paths outside `/tmp` that the manifest names.
@@ -30,14 +31,18 @@
 
 mod argosay;
 mod capture;
+mod cowsay;
 mod error;
 mod isolation;
 mod layout;
 mod procfs;
 mod runner;
 mod shim;
+mod tools;
 
-pub use argosay::{ARGOSAY_IMAGES, argosay_entrypoint, argosay_main};
+pub use argosay::{ARGOSAY_IMAGES, ARGOSAY_TOOLS, argosay_entrypoint, argosay_main};
+pub use cowsay::cowsay_main;
 pub use error::ExecutorError;
 pub use runner::{LOST_MESSAGE, LocalRunner, LocalRunnerConfig, ShimCommand};
 pub use shim::shim_main;
+pub use tools::{ImageTools, link_tools};

@@ -30,6 +30,7 @@ use crate::layout::{
 };
 use crate::procfs;
 use crate::shim::{reason_phrase, signal_group};
+use crate::tools::{ImageTools, with_tools};
 
 /// What [`StepRunner::reattach`] says about a step whose supervisor vanished without a result.
 pub const LOST_MESSAGE: &str =
@@ -66,6 +67,8 @@ pub struct LocalRunnerConfig {
     pub max_parallel: usize,
     /// The time between SIGTERM and SIGKILL when a step's `timeout` passes.
     pub default_grace: Duration,
+    /// Host programs standing in for the programs of images (first match wins).
+    pub image_tools: Vec<ImageTools>,
 }
 
 /// A step this runner is responsible for: the supervisor, when it is our child (so `wait`
@@ -81,6 +84,9 @@ pub struct LocalRunner {
     root: PathBuf,
     shim: ShimCommand,
     default_grace: Duration,
+    image_tools: Vec<ImageTools>,
+    /// Switchyard's `PATH`, after which an image's tools come.
+    host_path: String,
     slots: Arc<Semaphore>,
     steps: Mutex<HashMap<PathBuf, Tracked>>,
 }
@@ -97,6 +103,8 @@ impl LocalRunner {
             root,
             shim: config.shim,
             default_grace: config.default_grace,
+            image_tools: config.image_tools,
+            host_path: std::env::var("PATH").unwrap_or_default(),
             slots: Arc::new(Semaphore::new(permits)),
             steps: Mutex::new(HashMap::new()),
         }
@@ -168,7 +176,7 @@ impl LocalRunner {
             None => None,
         };
         let file = StepFile {
-            spec: step.clone(),
+            spec: with_tools(&self.image_tools, step, &self.host_path),
             work_dir,
             script,
             grace: self.default_grace,
@@ -523,6 +531,7 @@ mod tests {
             },
             max_parallel: 1,
             default_grace: Duration::from_secs(1),
+            image_tools: Vec::new(),
         });
         let cases = [
             ("/data/steps/run/step", true),

@@ -62,6 +62,7 @@ fn runner(root: &Path, max_parallel: usize) -> LocalRunner {
         },
         max_parallel,
         default_grace: Duration::from_secs(30),
+        image_tools: Vec::new(),
     })
 }
 

@@ -25,6 +25,9 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// The directory of step scratch directories inside the data directory.
 pub const STEPS_DIR: &str = "steps";
 
+/// The embedded event bus, under the data directory.
+pub const BUS_DIR: &str = "bus";
+
 /// How many steps run at once unless told otherwise.
 pub const DEFAULT_MAX_PARALLEL_STEPS: usize = 64;
 
@@ -53,6 +56,12 @@ pub struct ServerConfig {
     /// Host commands standing in for container images' entrypoints, for containers that
     /// give no `command` (image reference without or with a tag -> argv).
     pub image_entrypoints: BTreeMap<String, Vec<String>>,
+    /// Directories of host programs standing in for the programs inside images (image
+    /// reference -> directory), put first on those steps' `PATH`; the built-in `argosay`
+    /// programs come after these.
+    pub image_tools: Vec<(String, PathBuf)>,
+    /// The address webhook EventSources listen on (their ports come from the manifests).
+    pub webhook_host: IpAddr,
 }
 
 impl ServerConfig {
@@ -69,6 +78,8 @@ impl ServerConfig {
             stop_grace: Duration::from_secs(10),
             step_shim: None,
             image_entrypoints: BTreeMap::new(),
+            image_tools: Vec::new(),
+            webhook_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
 
@@ -78,6 +89,11 @@ impl ServerConfig {
 
     pub fn admin_token_path(&self) -> PathBuf {
         self.data_dir.join(ADMIN_TOKEN_FILE)
+    }
+
+    /// Where the embedded event bus keeps its messages.
+    pub fn bus_path(&self) -> PathBuf {
+        self.data_dir.join(BUS_DIR)
     }
 
     pub fn steps_path(&self) -> PathBuf {

@@ -29,6 +29,8 @@ pub enum Error {
     AdminToken { message: String },
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot open the event bus in {}: {reason}", path.display())]
+    Bus { path: PathBuf, reason: String },
     #[error("cannot start the workflow controller: {0}")]
     Controller(String),
     #[error("the server failed: {0}")]

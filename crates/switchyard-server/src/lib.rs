@@ -10,6 +10,7 @@ pub mod apply;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod routes;
 pub mod runs;
 pub mod state;
@@ -42,6 +43,7 @@ pub use telemetry::{LogFormat, init_logging, shutdown_signal};
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/apply", post(routes::apply))
+        .route("/api/v1/events", get(events::list))
         .route("/api/v1/{plural}", get(routes::list_all))
         .route(
             "/api/v1/{plural}/{name}",
@@ -188,11 +190,13 @@ pub async fn run(
     ));
 
     tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{local}");
+    let pipeline = state.pipeline().clone();
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     upkeep.abort();
     scheduler.abort();
+    pipeline.shutdown().await;
     served.map_err(Error::Serve)?;
     tracing::info!("stopped");
     Ok(())

@@ -183,6 +183,15 @@ pub async fn apply(
             })
             .collect()
     };
+    if !request.dry_run
+        && results
+            .iter()
+            .any(|r| r.action != Action::Unchanged && feeds_the_event_pipeline(r.kind))
+    {
+        // Listeners and sensors are in place when apply answers, so an event sent right
+        // after is served and consumed.
+        state.reconcile_events().await;
+    }
     for loaded in &workflows {
         results.push(crate::runs::start_applied(&state, loaded, &overlay, request.dry_run).await?);
     }
@@ -345,12 +354,20 @@ async fn delete_one(
     };
     match deleted {
         Some(body) => {
+            if feeds_the_event_pipeline(key.kind) {
+                state.reconcile_events().await;
+            }
             metrics::gauge!(OBJECTS, "kind" => key.kind.name()).decrement(1.0);
             tracing::info!(principal = %principal.name, kind = %key.kind, namespace = %key.namespace, name = %key.name, "deleted");
             Ok(Json(body))
         }
         None => Err(not_found(key)),
     }
+}
+
+/// Kinds whose change the event pipeline must see at once.
+fn feeds_the_event_pipeline(kind: Kind) -> bool {
+    matches!(kind, Kind::EventSource | Kind::Sensor | Kind::Secret)
 }
 
 fn present(object: StoredObject, reveal: bool) -> Value {

@@ -7,14 +7,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use switchyard_bus::Limits as BusLimits;
+use switchyard_bus_embedded::EmbeddedBus;
 use switchyard_controller::cron::{Zone, ZoneInfoDir, ZoneLookup};
-use switchyard_controller::{Controller, ControllerConfig};
+use switchyard_controller::{Controller, ControllerConfig, ControllerError, SubmitOptions};
 use switchyard_engine::StepRunner;
+use switchyard_events::pipeline::{Pipeline, PipelineConfig};
+use switchyard_events::triggers::{FIRING_ANNOTATION, RunStarter, StartError};
 use switchyard_executor::{
-    ARGOSAY_IMAGES, LocalRunner, LocalRunnerConfig, ShimCommand, argosay_entrypoint,
+    ARGOSAY_IMAGES, ARGOSAY_TOOLS, ImageTools, LocalRunner, LocalRunnerConfig, ShimCommand,
+    argosay_entrypoint, link_tools,
 };
 use switchyard_manifest::Limits;
 use switchyard_model::Kind;
+use switchyard_store::StoreError;
+use switchyard_store::ledger::EventLedger;
 use switchyard_store::{SecretSealer, Store};
 use switchyard_store_sqlite::SqliteStore;
 
@@ -32,7 +39,9 @@ pub struct AppState {
 struct Inner {
     zones: Arc<dyn ZoneLookup + Send + Sync>,
     store: Arc<dyn Store>,
+    ledger: Arc<dyn EventLedger>,
     controller: Controller,
+    pipeline: Pipeline,
     authenticator: Authenticator,
     metrics: PrometheusHandle,
     manifest_limits: Limits,
@@ -42,7 +51,9 @@ struct Inner {
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
+        ledger: Arc<dyn EventLedger>,
         controller: Controller,
+        pipeline: Pipeline,
         authenticator: Authenticator,
         config: &ServerConfig,
     ) -> Self {
@@ -50,7 +61,9 @@ impl AppState {
             inner: Arc::new(Inner {
                 zones: Arc::new(system_zones()),
                 store,
+                ledger,
                 controller,
+                pipeline,
                 authenticator,
                 metrics: telemetry::metrics_handle(),
                 manifest_limits: config.manifest_limits.clone(),
@@ -70,6 +83,24 @@ impl AppState {
 
     pub fn controller(&self) -> &Controller {
         &self.inner.controller
+    }
+
+    /// What sensors consumed and the triggers they owe.
+    pub fn ledger(&self) -> &Arc<dyn EventLedger> {
+        &self.inner.ledger
+    }
+
+    /// The event pipeline: webhook listeners, sensors, the trigger outbox.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.inner.pipeline
+    }
+
+    /// Brings the event pipeline in line with the store now; a failure is logged (the
+    /// pipeline retries by itself).
+    pub async fn reconcile_events(&self) {
+        if let Err(err) = self.inner.pipeline.reconcile().await {
+            tracing::warn!(error = %err, "event pipeline not reconciled; it will retry");
+        }
     }
 
     pub fn authenticator(&self) -> &Authenticator {
@@ -108,11 +139,13 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
             source,
         })?;
     let db = config.database_path();
-    let store = SqliteStore::open(&db, sealer).map_err(|source| Error::OpenStore {
+    let sqlite = SqliteStore::open(&db, sealer).map_err(|source| Error::OpenStore {
         path: db.clone(),
         source,
     })?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let sqlite = Arc::new(sqlite);
+    let store: Arc<dyn Store> = sqlite.clone();
+    let ledger: Arc<dyn EventLedger> = sqlite;
 
     let (hash, admin_token) = bootstrap_admin_token(
         store.as_ref(),
@@ -143,8 +176,31 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
     .await
     .map_err(|e| Error::Controller(e.to_string()))?;
 
+    let bus_dir = config.bus_path();
+    // A webhook body may be 1 MiB (Argo's default cap), and the event wraps it with the
+    // request's headers; room for both.
+    let limits = BusLimits {
+        max_payload: 4 << 20,
+        ..BusLimits::default()
+    };
+    let bus = EmbeddedBus::open(&bus_dir, limits).map_err(|e| Error::Bus {
+        path: bus_dir.clone(),
+        reason: e.to_string(),
+    })?;
+    let pipeline = Pipeline::start(
+        PipelineConfig {
+            webhook_host: config.webhook_host,
+        },
+        store.clone(),
+        ledger.clone(),
+        Arc::new(bus),
+        Arc::new(ControllerStarter {
+            controller: controller.clone(),
+            store: store.clone(),
+        }),
+    );
     Ok(Opened {
-        state: AppState::new(store, controller, authenticator, config),
+        state: AppState::new(store, ledger, controller, pipeline, authenticator, config),
         admin_token,
     })
 }
@@ -167,11 +223,30 @@ fn local_runner(config: &ServerConfig) -> std::io::Result<Arc<dyn StepRunner>> {
         },
         None => ShimCommand::switchyard_binary()?,
     };
+    let mut image_tools: Vec<ImageTools> = config
+        .image_tools
+        .iter()
+        .map(|(image, dir)| ImageTools {
+            image: image.clone(),
+            dir: std::path::absolute(dir).unwrap_or_else(|_| dir.clone()),
+        })
+        .collect();
+    if let Some(program) = switchyard_program(config) {
+        let dir = config.data_dir.join(TOOLS_DIR).join("argosay");
+        let tools = link_tools(&dir, &program, ARGOSAY_TOOLS)?;
+        for image in ARGOSAY_IMAGES {
+            image_tools.push(ImageTools {
+                image: (*image).to_owned(),
+                ..tools.clone()
+            });
+        }
+    }
     Ok(Arc::new(LocalRunner::new(LocalRunnerConfig {
         root,
         shim,
         max_parallel: config.max_parallel_steps,
         default_grace: config.stop_grace,
+        image_tools,
     })))
 }
 
@@ -179,11 +254,7 @@ fn local_runner(config: &ServerConfig) -> std::io::Result<Arc<dyn StepRunner>> {
 /// Argo's examples) run by this executable, unless configured otherwise.
 fn image_entrypoints(config: &ServerConfig) -> BTreeMap<String, Vec<String>> {
     let mut map = config.image_entrypoints.clone();
-    let program = match &config.step_shim {
-        Some((program, _)) => Some(program.clone()),
-        None => std::env::current_exe().ok(),
-    };
-    if let Some(program) = program {
+    if let Some(program) = switchyard_program(config) {
         for image in ARGOSAY_IMAGES {
             map.entry((*image).to_string())
                 .or_insert_with(|| argosay_entrypoint(&program).into_iter().collect());
@@ -191,6 +262,17 @@ fn image_entrypoints(config: &ServerConfig) -> BTreeMap<String, Vec<String>> {
     }
     map
 }
+
+/// The `switchyard` executable that steps run as their supervisor and as `argosay`.
+fn switchyard_program(config: &ServerConfig) -> Option<std::path::PathBuf> {
+    match &config.step_shim {
+        Some((program, _)) => Some(program.clone()),
+        None => std::env::current_exe().ok(),
+    }
+}
+
+/// Where the data directory keeps the host programs standing in for images' programs.
+const TOOLS_DIR: &str = "tools";
 
 /// The host's time zone database, with `TZ` as the default zone; UTC alone (with a warning)
 /// when the database or `TZ` cannot be read.
@@ -212,4 +294,50 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
+}
+
+/// Starts the runs that sensors' triggers ask for, through the workflow controller.
+struct ControllerStarter {
+    controller: Controller,
+    store: Arc<dyn Store>,
+}
+
+#[async_trait::async_trait]
+impl RunStarter for ControllerStarter {
+    async fn start_workflow(
+        &self,
+        namespace: &str,
+        workflow: serde_json::Value,
+    ) -> Result<String, StartError> {
+        let parsed: switchyard_model::workflow::Workflow = serde_json::from_value(workflow)
+            .map_err(|e| {
+                StartError::Invalid(format!("the trigger's resource is not a Workflow: {e}"))
+            })?;
+        let name = parsed.metadata.name.clone().unwrap_or_default();
+        match self
+            .controller
+            .submit(namespace, parsed, SubmitOptions::default())
+            .await
+        {
+            Ok(submitted) => Ok(submitted.object.name),
+            Err(ControllerError::Store(StoreError::AlreadyExists { .. })) => {
+                let key = switchyard_store::ObjectKey::new(Kind::Workflow, namespace, name.clone());
+                let firing = match self.store.get(&key).await {
+                    Ok(Some(existing)) => existing.body["metadata"]["annotations"]
+                        [FIRING_ANNOTATION]
+                        .as_str()
+                        .map(str::to_owned),
+                    _ => None,
+                };
+                Err(StartError::AlreadyExists { name, firing })
+            }
+            Err(ControllerError::Store(e)) if e.is_retryable() => {
+                Err(StartError::Unavailable(e.to_string()))
+            }
+            Err(ControllerError::ShuttingDown) => Err(StartError::Unavailable(
+                "the workflow controller is stopping".to_owned(),
+            )),
+            Err(e) => Err(StartError::Invalid(e.to_string())),
+        }
+    }
 }

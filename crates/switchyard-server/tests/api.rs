@@ -966,6 +966,7 @@ async fn an_unavailable_store_answers_503_with_retry_after() {
         },
         max_parallel: 1,
         default_grace: std::time::Duration::from_secs(1),
+        image_tools: Vec::new(),
     }));
     let controller = Controller::new(store.clone(), runner, ControllerConfig::default());
     let app = router(AppState::new(store, controller, auth, &config));

@@ -10,7 +10,8 @@
 //!   object's uid and the step id, the text in clear; `ON DELETE CASCADE` from `objects.uid`
 //!   deletes an object's logs with it, through the key's index), `counters` (the global
 //!   resource version), `meta` (settings) and `migrations` (applied schema steps). All SQL
-//!   lives in `sql.rs`; migrations run in one transaction at [`SqliteStore::open`], and a
+//!   lives in `sql.rs`; the event ledger's tables (`sensor_states`, `consumptions`,
+//!   `firings`, see [`switchyard_store::ledger`]) live in the same file; migrations run in one transaction at [`SqliteStore::open`], and a
 //!   database written by a newer build is refused.
 //! - **Status writes.** [`Store::put_status`] is a writer job like any other write. It decodes
 //!   the stored body with the new status in place of the old one (the old status, most of a
@@ -39,6 +40,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod errors;
+mod ledger;
 mod ops;
 mod readers;
 mod schema;
@@ -143,6 +145,7 @@ fn unexpected(output: Output) -> StoreError {
         Output::Put(outcomes) => format!("{} put outcomes", outcomes.len()),
         Output::Delete(_) => "a delete result".to_owned(),
         Output::Status(_) => "a status write result".to_owned(),
+        Output::Consumed(_) => "a ledger consumption".to_owned(),
         Output::Done => "a bare acknowledgement".to_owned(),
     };
     StoreError::Internal {

@@ -56,6 +56,52 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         );
     ",
     },
+    // The event ledger. A consumption is unique per sensor incarnation (uid) and event key:
+    // that constraint is what makes a redelivered event a no-op. Firings outlive the
+    // consumptions that made them (a deleted sensor's owed triggers still run), so they keep
+    // the consumption's sequence number, not a foreign key. Times are RFC 3339 in UTC with
+    // microseconds, so text order is time order.
+    Migration {
+        version: 3,
+        name: "event ledger",
+        sql: "
+        CREATE TABLE sensor_states (
+            uid       TEXT PRIMARY KEY,
+            namespace TEXT NOT NULL,
+            name      TEXT NOT NULL,
+            state     TEXT NOT NULL
+        );
+        CREATE TABLE consumptions (
+            seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+            sensor_uid   TEXT NOT NULL,
+            namespace    TEXT NOT NULL,
+            sensor       TEXT NOT NULL,
+            event_key    TEXT NOT NULL,
+            event_id     TEXT NOT NULL,
+            event_source TEXT NOT NULL,
+            event_name   TEXT NOT NULL,
+            at           TEXT NOT NULL,
+            outcome      TEXT NOT NULL,
+            UNIQUE (sensor_uid, event_key)
+        );
+        CREATE TABLE firings (
+            key         TEXT PRIMARY KEY,
+            consumption INTEGER NOT NULL,
+            namespace   TEXT NOT NULL,
+            sensor      TEXT NOT NULL,
+            sensor_uid  TEXT NOT NULL,
+            trigger     TEXT NOT NULL,
+            payload     TEXT NOT NULL,
+            status      TEXT NOT NULL,
+            attempts    INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            not_before  TEXT NOT NULL,
+            detail      TEXT NOT NULL
+        );
+        CREATE INDEX firings_due ON firings (status, not_before);
+        CREATE INDEX firings_by_consumption ON firings (consumption);
+    ",
+    },
 ];
 
 /// The table that records applied migrations.
@@ -133,3 +179,49 @@ pub(crate) const SELECT_STEP_LOG: &str = "
     SELECT step_logs.text FROM objects
     JOIN step_logs ON step_logs.object_uid = objects.uid
     WHERE objects.kind = ?1 AND objects.namespace = ?2 AND objects.name = ?3 AND step_logs.step = ?4";
+
+pub(crate) const SELECT_SENSOR_STATE: &str = "SELECT state FROM sensor_states WHERE uid = ?1";
+pub(crate) const UPSERT_SENSOR_STATE: &str = "
+    INSERT INTO sensor_states (uid, namespace, name, state) VALUES (?1, ?2, ?3, ?4)
+    ON CONFLICT (uid) DO UPDATE SET state = excluded.state";
+/// Records a consumption unless the sensor consumed the event before (no row inserted then).
+pub(crate) const INSERT_CONSUMPTION: &str = "
+    INSERT INTO consumptions (sensor_uid, namespace, sensor, event_key, event_id, event_source, event_name, at, outcome)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    ON CONFLICT (sensor_uid, event_key) DO NOTHING";
+/// Adds a firing; an existing key is kept as it is.
+pub(crate) const INSERT_FIRING: &str = "
+    INSERT INTO firings (key, consumption, namespace, sensor, sensor_uid, trigger, payload, status, attempts, created_at, not_before, detail)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8, '')
+    ON CONFLICT (key) DO NOTHING";
+
+/// Column order shared by every firing SELECT; see `ledger::firing_row`.
+macro_rules! firing_columns {
+    () => {
+        "key, namespace, sensor, sensor_uid, trigger, payload, status, attempts, created_at, not_before, detail"
+    };
+}
+
+pub(crate) const DUE_FIRINGS: &str = concat!(
+    "SELECT ",
+    firing_columns!(),
+    " FROM firings WHERE status = 'pending' AND not_before <= ?1 ORDER BY not_before, created_at, key LIMIT ?2"
+);
+pub(crate) const FIRINGS_OF_CONSUMPTION: &str = concat!(
+    "SELECT ",
+    firing_columns!(),
+    " FROM firings WHERE consumption = ?1 ORDER BY key"
+);
+pub(crate) const SETTLE_FIRING: &str =
+    "UPDATE firings SET status = ?2, detail = ?3 WHERE key = ?1 AND status = 'pending'";
+pub(crate) const RETRY_FIRING: &str = "
+    UPDATE firings SET attempts = attempts + 1, not_before = ?2, detail = ?3
+    WHERE key = ?1 AND status = 'pending'";
+/// Recent consumptions, newest first, each filter applied when its parameter is not NULL.
+pub(crate) const RECENT_CONSUMPTIONS: &str = "
+    SELECT seq, namespace, sensor, sensor_uid, event_id, event_source, event_name, at, outcome
+    FROM consumptions
+    WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR event_source = ?2) AND (?3 IS NULL OR sensor = ?3)
+    ORDER BY seq DESC LIMIT ?4";
+pub(crate) const DELETE_SENSOR_STATE: &str = "DELETE FROM sensor_states WHERE uid = ?1";
+pub(crate) const DELETE_CONSUMPTIONS: &str = "DELETE FROM consumptions WHERE sensor_uid = ?1";

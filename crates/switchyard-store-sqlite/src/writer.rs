@@ -34,6 +34,7 @@ pub(crate) enum Op {
     Delete(ObjectKey, Precondition),
     PutMeta(String, String),
     PutStatus(StatusUpdate),
+    Ledger(crate::ledger::LedgerOp),
     /// Runs raw SQL on the write connection (tests: shrink the database to simulate a full disk).
     #[cfg(test)]
     Exec(String),
@@ -53,6 +54,7 @@ pub(crate) enum Output {
     Put(Vec<PutOutcome>),
     Delete(Option<StoredObject>),
     Status(StoredObject),
+    Consumed(switchyard_store::ledger::Consumed),
     Done,
 }
 
@@ -176,6 +178,7 @@ fn run_job(
         }
         Op::PutMeta(key, value) => ops::put_meta(conn, &key, &value).map(|()| Output::Done),
         Op::PutStatus(update) => ops::put_status(conn, sealer, update).map(Output::Status),
+        Op::Ledger(op) => crate::ledger::run(conn, op),
         #[cfg(test)]
         Op::Exec(sql) => conn
             .execute_batch(&sql)

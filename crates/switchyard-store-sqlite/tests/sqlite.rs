@@ -154,6 +154,7 @@ async fn migrations_run_once_and_reopen_is_idempotent() {
         vec![
             (1, "objects, resource version counter, meta".to_owned()),
             (2, "step logs".to_owned()),
+            (3, "event ledger".to_owned()),
         ]
     );
     for _ in 0..3 {
@@ -180,7 +181,7 @@ async fn a_database_from_a_newer_build_is_refused() {
     {
         let conn = Connection::open(db_path(dir.path())).unwrap();
         conn.execute(
-            "INSERT INTO migrations (version, name, applied_at) VALUES (3, 'future', 'x')",
+            "INSERT INTO migrations (version, name, applied_at) VALUES (4, 'future', 'x')",
             [],
         )
         .unwrap();
@@ -191,7 +192,7 @@ async fn a_database_from_a_newer_build_is_refused() {
         err,
         StoreError::Corrupt {
             what: format!(
-                "{} has schema version 3, but this build of Switchyard knows versions up to 2; \
+                "{} has schema version 4, but this build of Switchyard knows versions up to 3; \
                  run a newer Switchyard, or restore a backup taken with this version",
                 db_path(dir.path()).display()
             )

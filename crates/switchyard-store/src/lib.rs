@@ -109,8 +109,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod conformance;
+pub mod ledger;
+pub mod ledger_conformance;
 pub mod rules;
 pub mod sealing;
+pub mod secrets;
 
 pub use sealing::SecretSealer;
 

@@ -1,0 +1,314 @@
+//! The event pipeline end to end on a real `switchyard up`: a webhook EventSource, a Sensor
+//! shaped like the seed platform's, and the runs its trigger starts.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Api, Server, data_dir};
+
+/// A free port on 127.0.0.1 for the webhook.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The seed platform: three endpoints on one port, a sensor that passes six fields of the
+/// order to a workflow as its parameters.
+fn platform(port: u16) -> String {
+    format!(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: EventSource
+metadata:
+  name: platform
+spec:
+  webhook:
+    environments:
+      port: "{port}"
+      endpoint: /environments
+      method: POST
+    applications:
+      port: "{port}"
+      endpoint: /applications
+      method: POST
+    configuration:
+      port: "{port}"
+      endpoint: /configuration
+      method: POST
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata:
+  name: environments
+spec:
+  dependencies:
+    - name: order
+      eventSourceName: platform
+      eventName: environments
+  triggers:
+    - template:
+        name: provision
+        argoWorkflow:
+          operation: submit
+          source:
+            resource:
+              apiVersion: argoproj.io/v1alpha1
+              kind: Workflow
+              metadata:
+                generateName: provision-
+              spec:
+                entrypoint: main
+                arguments:
+                  parameters:
+                    - name: environment
+                    - name: region
+                    - name: size
+                    - name: owner
+                    - name: cost-center
+                    - name: ttl
+                templates:
+                  - name: main
+                    container:
+                      image: alpine
+                      command: [echo, "{{{{workflow.parameters.environment}}}}"]
+          parameters:
+            - src: {{dependencyName: order, dataKey: body.environment}}
+              dest: spec.arguments.parameters.0.value
+            - src: {{dependencyName: order, dataKey: body.region}}
+              dest: spec.arguments.parameters.1.value
+            - src: {{dependencyName: order, dataKey: body.size}}
+              dest: spec.arguments.parameters.2.value
+            - src: {{dependencyName: order, dataKey: body.owner}}
+              dest: spec.arguments.parameters.3.value
+            - src: {{dependencyName: order, dataKey: body.costCenter}}
+              dest: spec.arguments.parameters.4.value
+            - src: {{dependencyName: order, dataKey: body.ttl}}
+              dest: spec.arguments.parameters.5.value
+"#
+    )
+}
+
+async fn apply(api: &Api, name: &str, content: &str) {
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/v1/apply",
+            Some(json!({"sources": [{"name": name, "content": content}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Every run in `default`, waiting until there are `count` of them.
+async fn runs(api: &Api, count: usize) -> Vec<Value> {
+    for _ in 0..600 {
+        let (status, body) = api
+            .call("GET", "/api/v1/namespaces/default/workflows", None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        if items.len() >= count {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} runs started");
+}
+
+fn parameters(run: &Value) -> Vec<(String, String)> {
+    run["spec"]["arguments"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["value"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_posted_to_the_webhook_starts_one_run_with_its_six_parameters() {
+    let dir = data_dir("events-seed");
+    let server = Server::start(&dir);
+    let api = server.client();
+    let port = free_port();
+    apply(&api, "platform.yaml", &platform(port)).await;
+
+    let order = json!({
+        "environment": "staging", "region": "westeurope", "size": 3,
+        "owner": "team-a", "costCenter": "cc-42", "ttl": "72h"
+    });
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("http://127.0.0.1:{port}/environments"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "success");
+    // Another endpoint of the same source: no sensor listens to it, no run.
+    let other = http
+        .post(format!("http://127.0.0.1:{port}/applications"))
+        .json(&json!({"app": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+
+    let items = runs(&api, 1).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let run = &items[0];
+    let name = run["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("provision-"), "{name}");
+    assert_eq!(
+        parameters(run),
+        [
+            ("environment".to_owned(), "staging".to_owned()),
+            ("region".to_owned(), "westeurope".to_owned()),
+            ("size".to_owned(), "3".to_owned()),
+            ("owner".to_owned(), "team-a".to_owned()),
+            ("cost-center".to_owned(), "cc-42".to_owned()),
+            ("ttl".to_owned(), "72h".to_owned()),
+        ]
+    );
+    assert_eq!(
+        run["metadata"]["labels"]["events.switchyard.dev/sensor"],
+        "environments"
+    );
+    // The run goes to the end and says what it was given.
+    let mut finished = Value::Null;
+    for _ in 0..600 {
+        finished = api.run(name).await;
+        if support::phase(&finished) == "Succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(support::phase(&finished), "Succeeded", "{finished}");
+    let logs = api.logs(name).await;
+    assert!(logs.iter().any(|l| l["text"] == "staging"), "{logs:?}");
+
+    // A second order is a second run; nothing else appears.
+    let response = http
+        .post(format!("http://127.0.0.1:{port}/environments"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let items = runs(&api, 2).await;
+    assert_eq!(items.len(), 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runs(&api, 2).await.len(), 2);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Posts orders `first..` to `url` until `stop` is set; returns the numbers answered 200.
+async fn post_orders(
+    url: String,
+    first: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<usize> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut accepted = Vec::new();
+    let mut n = first;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let order = json!({
+            "environment": format!("env-{n}"), "region": "eastus2", "size": 1,
+            "owner": "o", "costCenter": "c", "ttl": "1h"
+        });
+        match http.post(&url).json(&order).send().await {
+            Ok(response) if response.status() == 200 => accepted.push(n),
+            // Refused while the server is down, or cut off by the kill: outcome unknown.
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+        n += 1;
+    }
+    accepted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_accepted_order_starts_exactly_one_run_across_kill_9() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = data_dir("events-kill");
+    let port = free_port();
+    let mut server = Server::start(&dir);
+    apply(&server.client(), "platform.yaml", &platform(port)).await;
+    let url = format!("http://127.0.0.1:{port}/environments");
+
+    let mut accepted = Vec::new();
+    let mut next = 0;
+    for round in 0..3 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let poster = tokio::spawn(post_orders(url.clone(), next, stop.clone()));
+        // Let orders flow, then kill the server in the middle of the stream.
+        tokio::time::sleep(Duration::from_millis(400 + 150 * round)).await;
+        server.kill9();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server = Server::start(&dir);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.store(true, Ordering::SeqCst);
+        let round_accepted = poster.await.unwrap();
+        next = round_accepted.last().map_or(next + 1000, |n| n + 1000);
+        accepted.extend(round_accepted);
+    }
+    assert!(
+        accepted.len() >= 3,
+        "too few orders got through: {accepted:?}"
+    );
+
+    // Every accepted order has exactly one run; no order has two.
+    let api = server.client();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..1200 {
+        let (_, body) = api
+            .call("GET", "/api/v1/namespaces/default/workflows", None)
+            .await;
+        counts.clear();
+        for run in body["items"].as_array().cloned().unwrap_or_default() {
+            let env = parameters(&run)[0].1.clone();
+            *counts.entry(env).or_default() += 1;
+        }
+        if accepted
+            .iter()
+            .all(|n| counts.contains_key(&format!("env-{n}")))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let missing: Vec<_> = accepted
+        .iter()
+        .filter(|n| !counts.contains_key(&format!("env-{n}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "accepted orders without a run: {missing:?}"
+    );
+    let twice: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).collect();
+    assert!(twice.is_empty(), "orders with more than one run: {twice:?}");
+    eprintln!(
+        "kill -9 x3 during a stream of orders: {} accepted (2xx), {} runs, 0 duplicates",
+        accepted.len(),
+        counts.len()
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,139 @@
+//! The event pipeline as one running thing: EventSources' listeners, sensors, and the
+//! outbox, kept in step with the stored objects.
+
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use switchyard_bus::EventBus;
+use switchyard_model::Kind;
+use switchyard_store::ledger::EventLedger;
+use switchyard_store::{Store, StoreError};
+use tokio::sync::{Mutex, Notify};
+
+use crate::publish::BusDispatch;
+use crate::sensors::Sensors;
+use crate::sources::webhook_routes;
+use crate::triggers::{RunStarter, run_outbox};
+use crate::webhook::{RouteProblem, WebhookServers};
+use crate::{lock_read, lock_write};
+
+/// How often the pipeline re-reads the stored objects even when nobody said they changed.
+const RESYNC: Duration = Duration::from_secs(10);
+
+/// Settings of the pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// The address webhook servers listen on.
+    pub webhook_host: IpAddr,
+}
+
+/// The running pipeline. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    webhooks: Mutex<WebhookServers>,
+    sensors: Mutex<Sensors>,
+    problems: RwLock<Vec<RouteProblem>>,
+    changed: Notify,
+    stop: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
+}
+
+impl Pipeline {
+    /// Builds the pipeline and starts its loops: reconciling with the store, and the outbox.
+    pub fn start(
+        config: PipelineConfig,
+        store: Arc<dyn Store>,
+        ledger: Arc<dyn EventLedger>,
+        bus: Arc<dyn EventBus>,
+        starter: Arc<dyn RunStarter>,
+    ) -> Pipeline {
+        let dispatch = Arc::new(BusDispatch::new(bus.clone()));
+        let outbox_wake = Arc::new(Notify::new());
+        let stop = Arc::new(Notify::new());
+        let pipeline = Pipeline {
+            inner: Arc::new(Inner {
+                webhooks: Mutex::new(WebhookServers::new(config.webhook_host, dispatch)),
+                sensors: Mutex::new(Sensors::new(ledger.clone(), bus, outbox_wake.clone())),
+                store,
+                problems: RwLock::new(Vec::new()),
+                changed: Notify::new(),
+                stop: stop.clone(),
+                outbox_wake: outbox_wake.clone(),
+            }),
+        };
+        tokio::spawn(run_outbox(ledger, starter, outbox_wake, stop));
+        let looping = pipeline.clone();
+        tokio::spawn(async move { looping.reconcile_loop().await });
+        pipeline
+    }
+
+    /// Says that EventSources, Sensors or Secrets changed: reconcile soon.
+    pub fn notify_changed(&self) {
+        self.inner.changed.notify_one();
+    }
+
+    /// Wakes the outbox (tests and the API use it after settling things by hand).
+    pub fn wake_outbox(&self) {
+        self.inner.outbox_wake.notify_one();
+    }
+
+    /// Routes that could not be served at the last reconcile, and why.
+    pub fn route_problems(&self) -> Vec<RouteProblem> {
+        lock_read(&self.inner.problems).clone()
+    }
+
+    /// The webhook ports being served.
+    pub async fn webhook_ports(&self) -> Vec<u16> {
+        self.inner.webhooks.lock().await.ports()
+    }
+
+    /// Stops every loop and listener.
+    pub async fn shutdown(&self) {
+        self.inner.stop.notify_waiters();
+        self.inner
+            .webhooks
+            .lock()
+            .await
+            .set_routes(Vec::new())
+            .await;
+        self.inner.sensors.lock().await.stop_all().await;
+    }
+
+    /// Brings listeners and sensors in line with the store now.
+    pub async fn reconcile(&self) -> Result<(), StoreError> {
+        let store = self.inner.store.as_ref();
+        let sources = store.list(Kind::EventSource, None).await?;
+        let (routes, mut problems) = webhook_routes(store, &sources).await;
+        problems.extend(self.inner.webhooks.lock().await.set_routes(routes).await);
+        for problem in &problems {
+            tracing::warn!(
+                namespace = %problem.namespace, event_source = %problem.source,
+                event = %problem.event, problem = %problem.message,
+                "webhook event not served"
+            );
+        }
+        *lock_write(&self.inner.problems) = problems;
+        let sensors = store.list(Kind::Sensor, None).await?;
+        self.inner.sensors.lock().await.reconcile(&sensors).await;
+        Ok(())
+    }
+
+    async fn reconcile_loop(&self) {
+        loop {
+            if let Err(err) = self.reconcile().await {
+                tracing::warn!(error = %err, "event pipeline not reconciled; trying again");
+            }
+            tokio::select! {
+                () = self.inner.changed.notified() => {}
+                () = self.inner.stop.notified() => return,
+                () = tokio::time::sleep(RESYNC) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Carrying out firings: the ledger's outbox, drained by one loop.
+//!
+//! A sensor resolves a trigger when the event that completes it is consumed, and stores the
+//! result ([`FiringPayload`]) in the same transaction as the consumption. This loop takes due
+//! firings, carries each out, and settles it: `done` with what it started, a retry at the
+//! time the trigger's `retryStrategy` says, or `dead` with the reason (the dead-letter
+//! record). Starting a workflow is exactly once even when this loop dies between starting it
+//! and settling the firing: the run's name is derived from the firing key, and a run of that
+//! name that carries the same key is the one started before.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+use switchyard_store::ledger::{EventLedger, Firing, Settlement};
+use tokio::sync::Notify;
+
+use crate::metrics;
+
+/// The annotation that ties a run to the firing that started it.
+pub const FIRING_ANNOTATION: &str = "events.switchyard.dev/firing";
+/// Labels Argo Events' triggers do not set but users filter runs by.
+pub const SENSOR_LABEL: &str = "events.switchyard.dev/sensor";
+pub const TRIGGER_LABEL: &str = "events.switchyard.dev/trigger";
+
+/// What a firing asks for, resolved when it fired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Action {
+    /// Start a Workflow (`argoWorkflow` submit, or `k8s` create of a Workflow).
+    StartWorkflow { namespace: String, workflow: Json },
+    /// Write the events to the log (`log` trigger).
+    Log { message: String },
+    /// A trigger this platform cannot carry out: recorded as dead at once.
+    Refused { reason: String },
+}
+
+/// A trigger's `retryStrategy` (Kubernetes `Backoff`): `steps` attempts in all, waiting
+/// `duration` and then `factor` times longer each time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retry {
+    pub steps: u32,
+    pub duration_ms: u64,
+    pub factor: f64,
+}
+
+impl Default for Retry {
+    /// Argo Events' default: one attempt.
+    fn default() -> Self {
+        Retry {
+            steps: 1,
+            duration_ms: 1000,
+            factor: 1.0,
+        }
+    }
+}
+
+impl Retry {
+    /// The wait before attempt `attempt + 1` (attempt counts from 0), or `None` when the
+    /// attempts are used up.
+    pub fn next_delay(&self, attempt: u32) -> Option<Duration> {
+        if attempt + 1 >= self.steps.max(1) {
+            return None;
+        }
+        let factor = if self.factor > 0.0 { self.factor } else { 1.0 };
+        let millis = self.duration_ms as f64 * factor.powi(i32::try_from(attempt).unwrap_or(0));
+        // Capped at a day: a factor of 10 over many steps must not overflow.
+        Some(Duration::from_millis(millis.min(86_400_000.0) as u64))
+    }
+}
+
+/// What the ledger keeps for a firing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FiringPayload {
+    pub action: Action,
+    #[serde(default)]
+    pub retry: Retry,
+    /// The ids of the events that completed the trigger, for the log lines.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// Why a workflow did not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// A run with the name exists; `firing` is the firing annotation it carries.
+    #[error("a workflow named {name} already exists")]
+    AlreadyExists {
+        name: String,
+        firing: Option<String>,
+    },
+    /// The workflow cannot run as given: retrying will not help.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not now: retry.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Starts workflow runs; the workflow engine's side of a trigger. Owned here, implemented
+/// by the composition root over the workflow controller.
+#[async_trait]
+pub trait RunStarter: Send + Sync + 'static {
+    /// Starts `workflow` (a Workflow object, `metadata.name` set) in `namespace`; returns
+    /// the run's name.
+    async fn start_workflow(&self, namespace: &str, workflow: Json) -> Result<String, StartError>;
+}
+
+/// The name a firing's run gets: the resource's `metadata.name` when it has one, otherwise
+/// its `generateName` (or `<sensor>-`) followed by 8 characters derived from the firing key
+/// (Argo draws 5 at random; deriving them is what makes a retried start find its run).
+pub fn run_name(workflow: &Json, sensor: &str, firing_key: &str) -> String {
+    let metadata = workflow.get("metadata");
+    if let Some(name) = metadata
+        .and_then(|m| m.get("name"))
+        .and_then(Json::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        return name.to_owned();
+    }
+    let prefix = metadata
+        .and_then(|m| m.get("generateName"))
+        .and_then(Json::as_str)
+        .filter(|n| !n.is_empty())
+        .map_or_else(|| format!("{sensor}-"), str::to_owned);
+    let digest = Sha256::digest(firing_key.as_bytes());
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let suffix: String = digest
+        .iter()
+        .take(8)
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    // Kubernetes names are at most 253 characters.
+    let keep = prefix.len().min(253 - suffix.len());
+    let mut prefix = prefix;
+    while !prefix.is_char_boundary(keep.min(prefix.len())) {
+        prefix.pop();
+    }
+    prefix.truncate(keep);
+    format!("{prefix}{suffix}")
+}
+
+/// Prepares a firing's Workflow: its name, the firing annotation and the sensor labels.
+pub fn prepare_workflow(mut workflow: Json, firing: &Firing) -> Json {
+    let name = run_name(&workflow, &firing.sensor.name, &firing.key);
+    if let Some(object) = workflow.as_object_mut() {
+        let metadata = object
+            .entry("metadata")
+            .or_insert_with(|| Json::Object(Default::default()));
+        if !metadata.is_object() {
+            *metadata = Json::Object(Default::default());
+        }
+        if let Some(metadata) = metadata.as_object_mut() {
+            metadata.remove("generateName");
+            metadata.insert("name".into(), Json::String(name));
+            let annotations = metadata
+                .entry("annotations")
+                .or_insert_with(|| Json::Object(Default::default()));
+            if let Some(annotations) = annotations.as_object_mut() {
+                annotations.insert(FIRING_ANNOTATION.into(), Json::String(firing.key.clone()));
+            }
+            let labels = metadata
+                .entry("labels")
+                .or_insert_with(|| Json::Object(Default::default()));
+            if let Some(labels) = labels.as_object_mut() {
+                labels.insert(
+                    SENSOR_LABEL.into(),
+                    Json::String(firing.sensor.name.clone()),
+                );
+                labels.insert(TRIGGER_LABEL.into(), Json::String(firing.trigger.clone()));
+            }
+        }
+    }
+    workflow
+}
+
+/// Carries out one firing and says how to settle it.
+pub async fn carry_out(
+    starter: &dyn RunStarter,
+    firing: &Firing,
+    now: DateTime<Utc>,
+) -> Settlement {
+    let payload: FiringPayload = match serde_json::from_value(firing.payload.clone()) {
+        Ok(payload) => payload,
+        Err(err) => {
+            return Settlement::Dead {
+                reason: format!("the stored firing cannot be read: {err}"),
+            };
+        }
+    };
+    let started = std::time::Instant::now();
+    let outcome = match &payload.action {
+        Action::Refused { reason } => Err((reason.clone(), false)),
+        Action::Log { message } => {
+            tracing::info!(
+                sensor = %firing.sensor.name, trigger = %firing.trigger,
+                events = ?payload.events, "{message}"
+            );
+            Ok("logged".to_owned())
+        }
+        Action::StartWorkflow {
+            namespace,
+            workflow,
+        } => {
+            let workflow = prepare_workflow(workflow.clone(), firing);
+            match starter.start_workflow(namespace, workflow).await {
+                Ok(name) => Ok(format!("workflow {namespace}/{name}")),
+                Err(StartError::AlreadyExists {
+                    name,
+                    firing: Some(key),
+                }) if key == firing.key => Ok(format!("workflow {namespace}/{name}")),
+                Err(err @ StartError::Unavailable(_)) => Err((err.to_string(), true)),
+                Err(err) => Err((err.to_string(), false)),
+            }
+        }
+    };
+    match outcome {
+        Ok(detail) => {
+            metrics::action_triggered(
+                &firing.sensor.name,
+                &firing.trigger,
+                started.elapsed().as_secs_f64() * 1000.0,
+            );
+            tracing::info!(
+                sensor = %firing.sensor.name, trigger = %firing.trigger, firing = %firing.key,
+                events = ?payload.events, %detail, "trigger carried out"
+            );
+            Settlement::Done { detail }
+        }
+        Err((error, retryable)) => {
+            metrics::action_failed(&firing.sensor.name, &firing.trigger);
+            let delay = retryable
+                .then(|| payload.retry.next_delay(firing.attempts))
+                .flatten();
+            match delay {
+                Some(delay) => {
+                    tracing::warn!(
+                        sensor = %firing.sensor.name, trigger = %firing.trigger,
+                        firing = %firing.key, attempt = firing.attempts + 1, %error,
+                        "trigger failed; retrying"
+                    );
+                    Settlement::Retry {
+                        not_before: now
+                            + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+                        error,
+                    }
+                }
+                None => {
+                    tracing::error!(
+                        sensor = %firing.sensor.name, trigger = %firing.trigger,
+                        firing = %firing.key, attempts = firing.attempts + 1, %error,
+                        "trigger failed; recorded as a dead letter"
+                    );
+                    Settlement::Dead {
+                        reason: format!("after {} attempt(s): {error}", firing.attempts + 1),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Drains the outbox until `stop`: takes due firings, carries them out (one at a time per
+/// batch, in order), settles them. Wakes on `wake` (a sensor stored firings) or on a
+/// one-second tick (retries coming due).
+pub async fn run_outbox(
+    ledger: Arc<dyn EventLedger>,
+    starter: Arc<dyn RunStarter>,
+    wake: Arc<Notify>,
+    stop: Arc<Notify>,
+) {
+    loop {
+        let due = match ledger.due_firings(Utc::now(), 64).await {
+            Ok(due) => due,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read due firings; trying again");
+                Vec::new()
+            }
+        };
+        let busy = !due.is_empty();
+        for firing in due {
+            let settlement = carry_out(starter.as_ref(), &firing, Utc::now()).await;
+            if let Err(err) = ledger.settle_firing(&firing.key, settlement).await {
+                tracing::warn!(firing = %firing.key, error = %err, "cannot settle a firing; it will be tried again");
+            }
+        }
+        if busy {
+            continue;
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            () = stop.notified() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn run_names_keep_a_given_name_or_derive_one_from_the_firing() {
+        let named = json!({"metadata": {"name": "fixed"}});
+        assert_eq!(run_name(&named, "s", "k1"), "fixed");
+        let generated = json!({"metadata": {"generateName": "environment-"}});
+        let a = run_name(&generated, "s", "k1");
+        assert!(
+            a.starts_with("environment-") && a.len() == "environment-".len() + 8,
+            "{a}"
+        );
+        assert_eq!(a, run_name(&generated, "s", "k1"), "stable for a key");
+        assert_ne!(a, run_name(&generated, "s", "k2"));
+        assert!(run_name(&json!({}), "orders", "k").starts_with("orders-"));
+    }
+
+    #[test]
+    fn retries_follow_the_backoff_and_stop_after_the_steps() {
+        let retry = Retry {
+            steps: 3,
+            duration_ms: 100,
+            factor: 2.0,
+        };
+        assert_eq!(retry.next_delay(0), Some(Duration::from_millis(100)));
+        assert_eq!(retry.next_delay(1), Some(Duration::from_millis(200)));
+        assert_eq!(retry.next_delay(2), None);
+        assert_eq!(Retry::default().next_delay(0), None);
+    }
+}

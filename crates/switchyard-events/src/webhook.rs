@@ -1,0 +1,553 @@
+//! The webhook EventSource: HTTP servers, one per port, that turn requests into events.
+//!
+//! Wire-compatible with Argo Events' webhook: each event of an EventSource's `spec.webhook`
+//! is a route `port` + `endpoint` + `method`; every port serves `GET /health`; an
+//! `authSecret` requires `Authorization: Bearer <token>` (Argo's 401 texts; compared in
+//! constant time) and the header is masked in the event; the event data is
+//! `{header, body, metadata}` with Go-canonical header names and lists of values; a `GET`
+//! carries its query and an urlencoded `POST` its form as `body`; any other body must be
+//! JSON (400 otherwise); an unknown path is 404 and a wrong method 400.
+//!
+//! Where we differ, on purpose: the answer is 200 only once the event is durable on the bus,
+//! and 503 with `Retry-After` when it could not be recorded (Argo answers 500 and may have
+//! lost it); a body over `maxPayloadSize` is 413 before it is read (by `Content-Length`) or as
+//! soon as the limit is passed; a request that is itself a CloudEvent (binary mode `ce-id` /
+//! `ce-source` headers, or structured mode `application/cloudevents+json`) keeps its `id`,
+//! and a repeat of the same `source` + `id` is answered like the first without a second event.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value as Json};
+use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
+
+use crate::cloudevent::{CloudEvent, SPEC_VERSION};
+use crate::lock_read;
+
+/// What a route does with an accepted request's event.
+#[async_trait]
+pub trait Dispatch: Send + Sync + 'static {
+    /// Makes `event` durable (once per `dedup` key) and returns whether it was new.
+    async fn dispatch(
+        &self,
+        route: &WebhookRoute,
+        event: CloudEvent,
+        dedup: Option<String>,
+    ) -> Result<Dispatched, DispatchError>;
+}
+
+/// Why an event was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError {
+    /// Not now (the bus is unavailable): the sender should retry (503 with `Retry-After`).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Never, as sent (the filter expression cannot be evaluated on it): 400.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// The outcome of a dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatched {
+    /// Recorded for the first time.
+    Recorded,
+    /// The same `source` + `id` was recorded before; nothing new.
+    Duplicate,
+    /// The source's `filter.expression` was false: not recorded.
+    FilteredOut,
+}
+
+/// One event of a webhook EventSource, ready to serve.
+#[derive(Clone)]
+pub struct WebhookRoute {
+    pub namespace: String,
+    /// The EventSource's name (the event's `source`).
+    pub source: String,
+    /// The event's name under `spec.webhook` (the event's `subject`).
+    pub event: String,
+    pub port: u16,
+    pub endpoint: String,
+    pub method: Method,
+    /// The bearer token requests must carry, read from the `authSecret`.
+    pub auth_token: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub max_payload: u64,
+    /// The source's `filter.expression` (expr-lang over the event data).
+    pub filter: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookRoute {
+    // The token never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRoute")
+            .field("namespace", &self.namespace)
+            .field("source", &self.source)
+            .field("event", &self.event)
+            .field("port", &self.port)
+            .field("endpoint", &self.endpoint)
+            .field("method", &self.method)
+            .field("auth", &self.auth_token.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The routes of one port, by endpoint path.
+type RouteTable = HashMap<String, Arc<WebhookRoute>>;
+
+struct PortServer {
+    routes: Arc<RwLock<RouteTable>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for PortServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A route that could not be served, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteProblem {
+    pub namespace: String,
+    pub source: String,
+    pub event: String,
+    pub message: String,
+}
+
+/// Every webhook server, reconciled to the routes of all EventSources by [`Self::set_routes`].
+pub struct WebhookServers {
+    host: IpAddr,
+    dispatch: Arc<dyn Dispatch>,
+    servers: HashMap<u16, PortServer>,
+}
+
+impl WebhookServers {
+    /// Servers that listen on `host` and hand events to `dispatch`.
+    pub fn new(host: IpAddr, dispatch: Arc<dyn Dispatch>) -> Self {
+        WebhookServers {
+            host,
+            dispatch,
+            servers: HashMap::new(),
+        }
+    }
+
+    /// The ports being served.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.servers.keys().copied().collect();
+        ports.sort_unstable();
+        ports
+    }
+
+    /// Serves exactly `routes`: starts servers for new ports, stops those no route needs, and
+    /// swaps each port's table at once (requests in flight finish on the table they found).
+    /// Returns the routes that cannot be served: a port that cannot be bound, or a second
+    /// route for a port + endpoint already taken (the first, in the order given, keeps it).
+    pub async fn set_routes(&mut self, routes: Vec<WebhookRoute>) -> Vec<RouteProblem> {
+        let mut problems = Vec::new();
+        let mut tables: BTreeMap<u16, RouteTable> = BTreeMap::new();
+        for route in routes {
+            let table = tables.entry(route.port).or_default();
+            if let Some(taken) = table.get(&route.endpoint) {
+                problems.push(problem(
+                    &route,
+                    format!(
+                        "port {} endpoint {} is already served for EventSource {}/{} event `{}`",
+                        route.port, route.endpoint, taken.namespace, taken.source, taken.event
+                    ),
+                ));
+                continue;
+            }
+            table.insert(route.endpoint.clone(), Arc::new(route));
+        }
+        self.servers.retain(|port, _| tables.contains_key(port));
+        for (port, table) in tables {
+            if let Some(server) = self.servers.get(&port) {
+                *crate::lock_write(&server.routes) = table;
+                continue;
+            }
+            let addr = SocketAddr::new(self.host, port);
+            let listener = match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => listener,
+                Err(err) => {
+                    for route in table.values() {
+                        problems.push(problem(route, format!("cannot listen on {addr}: {err}")));
+                    }
+                    continue;
+                }
+            };
+            tracing::info!(%addr, endpoints = table.len(), "webhook server listening");
+            let routes = Arc::new(RwLock::new(table));
+            let (stop, stopped) = oneshot::channel();
+            let app = router(routes.clone(), self.dispatch.clone());
+            tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+                if let Err(err) = served {
+                    tracing::error!(%addr, error = %err, "webhook server stopped");
+                }
+            });
+            self.servers.insert(
+                port,
+                PortServer {
+                    routes,
+                    stop: Some(stop),
+                },
+            );
+        }
+        problems.sort_by(|a, b| (&a.source, &a.event).cmp(&(&b.source, &b.event)));
+        problems
+    }
+}
+
+fn problem(route: &WebhookRoute, message: String) -> RouteProblem {
+    RouteProblem {
+        namespace: route.namespace.clone(),
+        source: route.source.clone(),
+        event: route.event.clone(),
+        message,
+    }
+}
+
+fn router(routes: Arc<RwLock<RouteTable>>, dispatch: Arc<dyn Dispatch>) -> axum::Router {
+    axum::Router::new().fallback(move |request: Request| {
+        let route = lock_read(&routes).get(request.uri().path()).cloned();
+        let dispatch = dispatch.clone();
+        async move {
+            match route {
+                Some(route) => handle(&route, dispatch.as_ref(), request, Utc::now()).await,
+                None if request.uri().path() == "/health" => text(StatusCode::OK, "OK"),
+                // Go's http.NotFound, which Argo's router answers with.
+                None => text(StatusCode::NOT_FOUND, "404 page not found\n"),
+            }
+        }
+    })
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// Serves one request on `route`.
+async fn handle(
+    route: &WebhookRoute,
+    dispatch: &dyn Dispatch,
+    request: Request,
+    now: DateTime<Utc>,
+) -> Response {
+    if let Some(token) = &route.auth_token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        let Some(given) = given.strip_prefix(b"Bearer ") else {
+            return text(StatusCode::UNAUTHORIZED, "Invalid Authorization Header");
+        };
+        if !bool::from(given.ct_eq(token.as_bytes())) {
+            return text(StatusCode::UNAUTHORIZED, "Invalid Auth token");
+        }
+    }
+    if request.method() != route.method {
+        return text(StatusCode::BAD_REQUEST, "http method does not match");
+    }
+    let (parts, body) = request.into_parts();
+    let body = match read_body(route, &parts, body).await {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let (id, origin) = sender_identity(&parts.headers, &body);
+    let mut data = Map::new();
+    data.insert("header".into(), go_headers(&parts.headers));
+    data.insert("body".into(), body);
+    if !route.metadata.is_empty() {
+        data.insert(
+            "metadata".into(),
+            Json::Object(
+                route
+                    .metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                    .collect(),
+            ),
+        );
+    }
+    let dedup = id
+        .as_ref()
+        .map(|id| format!("{}\u{0}{id}", origin.as_deref().unwrap_or_default()));
+    let event = CloudEvent {
+        specversion: SPEC_VERSION.to_owned(),
+        id: id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+        source: route.source.clone(),
+        kind: "webhook".to_owned(),
+        subject: route.event.clone(),
+        time: now,
+        datacontenttype: "application/json".to_owned(),
+        originsource: origin,
+        data: Json::Object(data),
+    };
+    let event_id = event.id.clone();
+    match dispatch.dispatch(route, event, dedup).await {
+        Ok(outcome) => {
+            tracing::info!(
+                source = %route.source, event = %route.event, event_id = %event_id,
+                outcome = ?outcome, "webhook request accepted"
+            );
+            text(StatusCode::OK, "success")
+        }
+        Err(DispatchError::Rejected(reason)) => {
+            tracing::info!(
+                source = %route.source, event = %route.event, event_id = %event_id,
+                %reason, "webhook event refused"
+            );
+            (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                reason,
+            )
+                .into_response()
+        }
+        Err(DispatchError::Unavailable(err)) => {
+            tracing::warn!(
+                source = %route.source, event = %route.event, event_id = %event_id,
+                error = %err, "webhook event not recorded"
+            );
+            let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "failed to record event");
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+    }
+}
+
+/// The event's `body`: the query of a GET, the form of an urlencoded POST, or the JSON body.
+async fn read_body(
+    route: &WebhookRoute,
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Result<Json, Box<Response>> {
+    if parts.method == Method::GET {
+        return Ok(form_values(
+            parts.uri.query().unwrap_or_default().as_bytes(),
+        ));
+    }
+    if parts.method != Method::POST {
+        return Err(Box::new(text(
+            StatusCode::BAD_REQUEST,
+            "unsupported method: only GET and POST carry events",
+        )));
+    }
+    let too_large = || Box::new(text(StatusCode::PAYLOAD_TOO_LARGE, "request too large"));
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > route.max_payload) {
+        return Err(too_large());
+    }
+    let limit = usize::try_from(route.max_payload).unwrap_or(usize::MAX);
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            // `to_bytes` fails with a length-limit error once the limit is passed.
+            let limited = std::error::Error::source(&err)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            return Err(if limited {
+                too_large()
+            } else {
+                Box::new(text(StatusCode::BAD_REQUEST, "failed to read request body"))
+            });
+        }
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type == "application/x-www-form-urlencoded" {
+        return Ok(form_values(&bytes));
+    }
+    serde_json::from_slice(&bytes).map_err(|err| {
+        Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("the request body is not JSON: {err}"),
+            )
+                .into_response(),
+        )
+    })
+}
+
+/// A query or form as Go's `url.Values` marshals it: each key (sorted) to its list of values.
+fn form_values(bytes: &[u8]) -> Json {
+    let mut values: BTreeMap<String, Vec<Json>> = BTreeMap::new();
+    for (key, value) in form_urlencoded::parse(bytes) {
+        values
+            .entry(key.into_owned())
+            .or_default()
+            .push(Json::String(value.into_owned()));
+    }
+    Json::Object(
+        values
+            .into_iter()
+            .map(|(k, v)| (k, Json::Array(v)))
+            .collect(),
+    )
+}
+
+/// Request headers as Go's `http.Header` marshals them: canonical names (sorted), each to its
+/// list of values; `Authorization` masked as Argo masks it.
+fn go_headers(headers: &HeaderMap) -> Json {
+    let mut out: BTreeMap<String, Vec<Json>> = BTreeMap::new();
+    for (name, value) in headers {
+        let name = canonical_header_key(name.as_str());
+        let value = if name == "Authorization" {
+            "*** Masked Auth Secret ***".to_owned()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        out.entry(name).or_default().push(Json::String(value));
+    }
+    Json::Object(out.into_iter().map(|(k, v)| (k, Json::Array(v))).collect())
+}
+
+/// Go's `textproto.CanonicalMIMEHeaderKey`: the first letter and every letter after a `-`
+/// upper case, the rest lower case; a name with a byte that is not a token character is left
+/// as it is.
+pub fn canonical_header_key(name: &str) -> String {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if !name.bytes().all(token) {
+        return name.to_owned();
+    }
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            out
+        })
+        .collect()
+}
+
+/// The `id` and `source` of a request that is a CloudEvent itself: binary mode (`ce-id`,
+/// `ce-source` headers) or structured mode (a JSON body with `specversion`, `id`, `source`,
+/// sent as `application/cloudevents+json`).
+fn sender_identity(headers: &HeaderMap, body: &Json) -> (Option<String>, Option<String>) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    if let (Some(id), Some(source)) = (header("ce-id"), header("ce-source")) {
+        return (Some(id), Some(source));
+    }
+    let structured = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/cloudevents+json"));
+    if structured
+        && body.get("specversion").is_some()
+        && let (Some(id), Some(source)) = (
+            body.get("id").and_then(Json::as_str),
+            body.get("source").and_then(Json::as_str),
+        )
+        && !id.is_empty()
+    {
+        return (Some(id.to_owned()), Some(source.to_owned()));
+    }
+    (None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_keys_are_canonical_as_go_makes_them() {
+        for (given, canonical) in [
+            ("content-type", "Content-Type"),
+            ("x-forwarded-for", "X-Forwarded-For"),
+            ("X-HUB-SIGNATURE-256", "X-Hub-Signature-256"),
+            ("ce-id", "Ce-Id"),
+            ("weird key", "weird key"),
+        ] {
+            assert_eq!(canonical_header_key(given), canonical);
+        }
+    }
+
+    #[test]
+    fn queries_and_forms_become_sorted_lists_of_values() {
+        assert_eq!(
+            form_values(b"b=2&a=1&b=3&c=x%20y"),
+            serde_json::json!({"a": ["1"], "b": ["2", "3"], "c": ["x y"]})
+        );
+        assert_eq!(form_values(b""), serde_json::json!({}));
+    }
+
+    #[test]
+    fn headers_list_every_value_and_mask_authorization() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-tag", HeaderValue::from_static("a"));
+        headers.append("x-tag", HeaderValue::from_static("b"));
+        headers.append("authorization", HeaderValue::from_static("Bearer s3cret"));
+        assert_eq!(
+            go_headers(&headers),
+            serde_json::json!({
+                "Authorization": ["*** Masked Auth Secret ***"],
+                "X-Tag": ["a", "b"]
+            })
+        );
+    }
+
+    #[test]
+    fn cloudevent_senders_are_recognised_in_both_modes() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(sender_identity(&headers, &Json::Null), (None, None));
+        headers.insert("ce-id", HeaderValue::from_static("42"));
+        headers.insert("ce-source", HeaderValue::from_static("/shop"));
+        assert_eq!(
+            sender_identity(&headers, &Json::Null),
+            (Some("42".into()), Some("/shop".into()))
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/cloudevents+json; charset=utf-8"),
+        );
+        let body = serde_json::json!({"specversion": "1.0", "id": "7", "source": "s", "type": "t"});
+        assert_eq!(
+            sender_identity(&headers, &body),
+            (Some("7".into()), Some("s".into()))
+        );
+        // Not sent as a CloudEvent: an `id` field is just data.
+        assert_eq!(sender_identity(&HeaderMap::new(), &body), (None, None));
+    }
+}
