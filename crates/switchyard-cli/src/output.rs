@@ -31,6 +31,36 @@ fn count_keys(object: &Value, fields: &[&str]) -> usize {
         .sum()
 }
 
+/// A sensor's pending dependencies: `trigger: dep1,dep2` for each trigger waiting, `-` when
+/// none is.
+fn pending_dependencies(object: &Value) -> String {
+    let Some(triggers) = object
+        .pointer("/status/pendingDependencies")
+        .and_then(Value::as_object)
+    else {
+        return "-".to_owned();
+    };
+    let parts: Vec<String> = triggers
+        .iter()
+        .map(|(trigger, deps)| {
+            let names: Vec<&str> = deps
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|d| d["dependency"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("{trigger}: {}", names.join(","))
+        })
+        .collect();
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
 /// The kind-specific columns (between NAME and AGE), and those `-o wide` adds after them.
 fn kind_columns(kind: Kind, wide: bool) -> Vec<Column> {
     let mut columns = match kind {
@@ -76,6 +106,20 @@ fn kind_columns(kind: Kind, wide: bool) -> Vec<Column> {
         Kind::ConfigMap => vec![Column {
             header: "DATA",
             cell: |o| count_keys(o, &["data", "binaryData"]).to_string(),
+        }],
+        Kind::Sensor => vec![
+            Column {
+                header: "STATUS",
+                cell: |o| text_at(o, "/status/phase"),
+            },
+            Column {
+                header: "PENDING",
+                cell: pending_dependencies,
+            },
+        ],
+        Kind::EventSource => vec![Column {
+            header: "STATUS",
+            cell: |o| text_at(o, "/status/phase"),
         }],
         _ => Vec::new(),
     };

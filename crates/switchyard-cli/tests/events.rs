@@ -199,6 +199,31 @@ async fn an_order_posted_to_the_webhook_starts_one_run_with_its_six_parameters()
     let logs = api.logs(name).await;
     assert!(logs.iter().any(|l| l["text"] == "staging"), "{logs:?}");
 
+    // What happened is on record: the event, the sensor's verdict, the run it started.
+    let (status, events) = api
+        .call("GET", "/api/v1/events?sensor=environments", None)
+        .await;
+    assert_eq!(status, 200, "{events}");
+    let record = &events["items"][0];
+    assert_eq!(record["eventSource"], "platform");
+    assert_eq!(record["eventName"], "environments");
+    assert_eq!(record["outcome"]["dependencies"][0]["result"], "matched");
+    assert_eq!(record["firings"][0]["status"], "done");
+    assert_eq!(
+        record["firings"][0]["detail"],
+        format!("workflow default/{name}")
+    );
+    let (status, sensor) = api
+        .call(
+            "GET",
+            "/api/v1/namespaces/default/sensors/environments",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(sensor["status"]["phase"], "Running", "{sensor}");
+    assert_eq!(sensor["status"]["pendingDependencies"], json!({}));
+
     // A second order is a second run; nothing else appears.
     let response = http
         .post(format!("http://127.0.0.1:{port}/environments"))
@@ -309,6 +334,122 @@ async fn every_accepted_order_starts_exactly_one_run_across_kill_9() {
         accepted.len(),
         counts.len()
     );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_satisfied_sensor_keeps_its_pending_event_across_kill_9() {
+    let dir = data_dir("events-pending");
+    let port = free_port();
+    let manifests = format!(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: EventSource
+metadata:
+  name: hooks
+spec:
+  webhook:
+    a:
+      port: "{port}"
+      endpoint: /a
+      method: POST
+    b:
+      port: "{port}"
+      endpoint: /b
+      method: POST
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata:
+  name: both
+spec:
+  dependencies:
+    - name: d1
+      eventSourceName: hooks
+      eventName: a
+    - name: d2
+      eventSourceName: hooks
+      eventName: b
+  triggers:
+    - template:
+        name: joined
+        conditions: "d1 && d2"
+        argoWorkflow:
+          operation: submit
+          source:
+            resource:
+              apiVersion: argoproj.io/v1alpha1
+              kind: Workflow
+              metadata:
+                generateName: joined-
+              spec:
+                entrypoint: main
+                arguments:
+                  parameters:
+                    - name: a
+                    - name: b
+                templates:
+                  - name: main
+                    suspend: {{}}
+          parameters:
+            - src: {{dependencyName: d1, dataKey: body.v}}
+              dest: spec.arguments.parameters.0.value
+            - src: {{dependencyName: d2, dataKey: body.v}}
+              dest: spec.arguments.parameters.1.value
+"#
+    );
+    let server = Server::start(&dir);
+    apply(&server.client(), "both.yaml", &manifests).await;
+    let http = reqwest::Client::new();
+    let post = |path: &'static str, v: &'static str| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .post(format!("http://127.0.0.1:{port}{path}"))
+                .json(&json!({"v": v}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    };
+    post("/a", "first").await;
+    // The sensor waits for d2, and says so.
+    let api = server.client();
+    let mut sensor = Value::Null;
+    for _ in 0..200 {
+        let (_, body) = api
+            .call("GET", "/api/v1/namespaces/default/sensors/both", None)
+            .await;
+        sensor = body;
+        if sensor["status"]["pendingDependencies"]["joined"].is_array() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        sensor["status"]["pendingDependencies"]["joined"][0]["dependency"], "d1",
+        "{sensor}"
+    );
+    server.kill9();
+
+    let server = Server::start(&dir);
+    let api = server.client();
+    post("/b", "second").await;
+    let items = runs(&api, 1).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        parameters(&items[0]),
+        [
+            ("a".to_owned(), "first".to_owned()),
+            ("b".to_owned(), "second".to_owned())
+        ]
+    );
+    // Fired and cleared: one more `b` alone starts nothing.
+    post("/b", "third").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runs(&api, 1).await.len(), 1);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

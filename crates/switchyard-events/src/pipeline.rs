@@ -2,14 +2,14 @@
 //! outbox, kept in step with the stored objects.
 
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use switchyard_bus::EventBus;
 use switchyard_model::Kind;
 use switchyard_store::ledger::EventLedger;
 use switchyard_store::{Store, StoreError};
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{Mutex, Notify, watch};
 
 use crate::publish::BusDispatch;
 use crate::sensors::Sensors;
@@ -36,11 +36,12 @@ pub struct Pipeline {
 
 struct Inner {
     store: Arc<dyn Store>,
+    bus: Arc<dyn EventBus>,
     webhooks: Mutex<WebhookServers>,
     sensors: Mutex<Sensors>,
     problems: RwLock<Vec<RouteProblem>>,
     changed: Notify,
-    stop: Arc<Notify>,
+    stop: watch::Sender<bool>,
     outbox_wake: Arc<Notify>,
 }
 
@@ -55,21 +56,27 @@ impl Pipeline {
     ) -> Pipeline {
         let dispatch = Arc::new(BusDispatch::new(bus.clone()));
         let outbox_wake = Arc::new(Notify::new());
-        let stop = Arc::new(Notify::new());
+        let (stop_sender, stop) = watch::channel(false);
         let pipeline = Pipeline {
             inner: Arc::new(Inner {
                 webhooks: Mutex::new(WebhookServers::new(config.webhook_host, dispatch)),
-                sensors: Mutex::new(Sensors::new(ledger.clone(), bus, outbox_wake.clone())),
+                sensors: Mutex::new(Sensors::new(
+                    ledger.clone(),
+                    bus.clone(),
+                    outbox_wake.clone(),
+                )),
+                bus,
                 store,
                 problems: RwLock::new(Vec::new()),
                 changed: Notify::new(),
-                stop: stop.clone(),
+                stop: stop_sender,
                 outbox_wake: outbox_wake.clone(),
             }),
         };
-        tokio::spawn(run_outbox(ledger, starter, outbox_wake, stop));
-        let looping = pipeline.clone();
-        tokio::spawn(async move { looping.reconcile_loop().await });
+        tokio::spawn(run_outbox(ledger, starter, outbox_wake, stop.clone()));
+        // The loop holds the pipeline weakly: dropping every handle ends it.
+        let weak = Arc::downgrade(&pipeline.inner);
+        tokio::spawn(reconcile_loop(weak, stop));
         pipeline
     }
 
@@ -88,14 +95,27 @@ impl Pipeline {
         lock_read(&self.inner.problems).clone()
     }
 
+    /// Why a sensor is not running, when it is not.
+    pub async fn sensor_problem(&self, namespace: &str, name: &str) -> Option<String> {
+        self.inner
+            .sensors
+            .lock()
+            .await
+            .problems()
+            .iter()
+            .find(|p| p.namespace == namespace && p.name == name)
+            .map(|p| p.message.clone())
+    }
+
     /// The webhook ports being served.
     pub async fn webhook_ports(&self) -> Vec<u16> {
         self.inner.webhooks.lock().await.ports()
     }
 
-    /// Stops every loop and listener.
+    /// Stops every loop, listener and sensor, and closes the bus (its storage can be opened
+    /// again when this returns).
     pub async fn shutdown(&self) {
-        self.inner.stop.notify_waiters();
+        let _ = self.inner.stop.send(true);
         self.inner
             .webhooks
             .lock()
@@ -103,6 +123,9 @@ impl Pipeline {
             .set_routes(Vec::new())
             .await;
         self.inner.sensors.lock().await.stop_all().await;
+        if let Err(err) = self.inner.bus.close().await {
+            tracing::warn!(error = %err, "the event bus did not close cleanly");
+        }
     }
 
     /// Brings listeners and sensors in line with the store now.
@@ -123,17 +146,24 @@ impl Pipeline {
         self.inner.sensors.lock().await.reconcile(&sensors).await;
         Ok(())
     }
+}
 
-    async fn reconcile_loop(&self) {
-        loop {
-            if let Err(err) = self.reconcile().await {
-                tracing::warn!(error = %err, "event pipeline not reconciled; trying again");
-            }
-            tokio::select! {
-                () = self.inner.changed.notified() => {}
-                () = self.inner.stop.notified() => return,
-                () = tokio::time::sleep(RESYNC) => {}
-            }
+/// Reconciles on every change notice and every [`RESYNC`], until the pipeline stops or is
+/// dropped.
+async fn reconcile_loop(pipeline: Weak<Inner>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let Some(inner) = pipeline.upgrade() else {
+            return;
+        };
+        let handle = Pipeline { inner };
+        if let Err(err) = handle.reconcile().await {
+            tracing::warn!(error = %err, "event pipeline not reconciled; trying again");
+        }
+        let inner = handle.inner;
+        tokio::select! {
+            () = inner.changed.notified() => {}
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(RESYNC) => {}
         }
     }
 }

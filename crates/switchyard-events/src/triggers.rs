@@ -273,7 +273,7 @@ pub async fn run_outbox(
     ledger: Arc<dyn EventLedger>,
     starter: Arc<dyn RunStarter>,
     wake: Arc<Notify>,
-    stop: Arc<Notify>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
         let due = match ledger.due_firings(Utc::now(), 64).await {
@@ -295,7 +295,7 @@ pub async fn run_outbox(
         }
         tokio::select! {
             () = wake.notified() => {}
-            () = stop.notified() => return,
+            _ = stop.changed() => return,
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }

@@ -66,6 +66,16 @@ impl SensorState {
         self.triggers.get(trigger).map(|t| &t.pending)
     }
 
+    /// Every trigger with pending events, by name, with its pending events by dependency.
+    pub fn pending_by_trigger(
+        &self,
+    ) -> impl Iterator<Item = (&str, &BTreeMap<String, PendingEvent>)> {
+        self.triggers
+            .iter()
+            .filter(|(_, t)| !t.pending.is_empty())
+            .map(|(name, t)| (name.as_str(), &t.pending))
+    }
+
     /// How many events are pending over all triggers.
     pub fn pending_count(&self) -> usize {
         self.triggers.values().map(|t| t.pending.len()).sum()

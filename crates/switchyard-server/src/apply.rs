@@ -66,6 +66,7 @@ pub fn check(
         in_set.contains(&(kind, ns.to_owned(), name.to_owned())) || exists(kind, ns, name)
     };
     diagnostics.extend(validate(&objects, &exists_anywhere));
+    diagnostics.extend(sensor_rules(&objects, &diagnostics));
     // `validate` has warned about namespaces on cluster-scoped objects; drop them now.
     for object in &mut objects {
         if !object.resource.kind().namespaced() {
@@ -78,6 +79,40 @@ pub fn check(
         objects,
         diagnostics,
     }
+}
+
+/// What compiling each Sensor's rules finds (regexes, expressions, scripts, templates,
+/// trigger sources) beyond the manifest checks, located in its file; a problem at a path
+/// already reported is left out.
+fn sensor_rules(objects: &[Loaded], reported: &[Diagnostic]) -> Vec<Diagnostic> {
+    let seen: HashSet<(Option<&str>, &str)> = reported
+        .iter()
+        .map(|d| (d.file.as_deref(), d.path.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for loaded in objects {
+        let switchyard_model::Resource::Sensor(sensor) = &loaded.resource else {
+            continue;
+        };
+        let (errors, warnings) = match switchyard_sensor::CompiledSensor::compile(sensor) {
+            Ok(compiled) => (Vec::new(), compiled.warnings().to_vec()),
+            Err(problems) => (problems, Vec::new()),
+        };
+        let located = errors
+            .iter()
+            .map(|p| loaded.diagnostic(Severity::Error, &p.path, p.message.clone()))
+            .chain(
+                warnings
+                    .iter()
+                    .map(|p| loaded.diagnostic(Severity::Warning, &p.path, p.message.clone())),
+            );
+        for diagnostic in located {
+            if !seen.contains(&(diagnostic.file.as_deref(), diagnostic.path.as_str())) {
+                out.push(diagnostic);
+            }
+        }
+    }
+    out
 }
 
 /// Orders diagnostics by source (in the order given), then line and column; diagnostics

@@ -14,6 +14,7 @@ pub mod events;
 pub mod routes;
 pub mod runs;
 pub mod state;
+pub mod status;
 pub mod telemetry;
 
 use std::future::Future;

@@ -223,7 +223,7 @@ pub async fn list_all(
     let kind = resolve_kind(&plural)?;
     let reveal = reveal(&principal, query)?;
     let objects = state.store().list(kind, None).await?;
-    Ok(Json(to_list(objects, reveal)))
+    Ok(Json(to_list_with_status(&state, objects, reveal).await))
 }
 
 /// `GET /api/v1/namespaces/{ns}/{plural}`.
@@ -239,7 +239,7 @@ pub async fn list_namespaced(
     check_namespace(&ns)?;
     let reveal = reveal(&principal, query)?;
     let objects = state.store().list(kind, Some(&ns)).await?;
-    Ok(Json(to_list(objects, reveal)))
+    Ok(Json(to_list_with_status(&state, objects, reveal).await))
 }
 
 /// `GET /api/v1/namespaces/{ns}/workflows` (its own route, as the collection also takes POST).
@@ -332,7 +332,11 @@ async fn read_one(
     reveal: bool,
 ) -> Result<Json<Value>, ApiError> {
     match state.store().get(key).await? {
-        Some(object) => Ok(Json(present(object, reveal))),
+        Some(object) => {
+            let mut body = present(object.clone(), reveal);
+            crate::status::overlay(state, &object, &mut body).await;
+            Ok(Json(body))
+        }
         None => Err(not_found(key)),
     }
 }
@@ -376,6 +380,22 @@ fn present(object: StoredObject, reveal: bool) -> Value {
         redact_secret(&mut body);
     }
     body
+}
+
+/// [`to_list`], with the live status of EventSources and Sensors filled in.
+async fn to_list_with_status(
+    state: &AppState,
+    mut objects: Vec<StoredObject>,
+    reveal: bool,
+) -> ObjectList {
+    objects.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let mut items = Vec::with_capacity(objects.len());
+    for object in objects {
+        let mut body = present(object.clone(), reveal);
+        crate::status::overlay(state, &object, &mut body).await;
+        items.push(body);
+    }
+    ObjectList::new(items)
 }
 
 fn to_list(mut objects: Vec<StoredObject>, reveal: bool) -> ObjectList {

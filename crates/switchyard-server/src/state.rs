@@ -176,6 +176,23 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
     .await
     .map_err(|e| Error::Controller(e.to_string()))?;
 
+    let pipeline =
+        event_pipeline(config, store.clone(), ledger.clone(), controller.clone()).await?;
+    Ok(Opened {
+        state: AppState::new(store, ledger, controller, pipeline, authenticator, config),
+        admin_token,
+    })
+}
+
+/// The event pipeline of a server: the embedded bus in the data directory, and triggers that
+/// start runs through `controller`. Webhooks and sensors of the stored objects are up when
+/// this returns (or their problems logged).
+pub async fn event_pipeline(
+    config: &ServerConfig,
+    store: Arc<dyn Store>,
+    ledger: Arc<dyn EventLedger>,
+    controller: Controller,
+) -> Result<Pipeline, Error> {
     let bus_dir = config.bus_path();
     // A webhook body may be 1 MiB (Argo's default cap), and the event wraps it with the
     // request's headers; room for both.
@@ -192,17 +209,14 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
             webhook_host: config.webhook_host,
         },
         store.clone(),
-        ledger.clone(),
+        ledger,
         Arc::new(bus),
-        Arc::new(ControllerStarter {
-            controller: controller.clone(),
-            store: store.clone(),
-        }),
+        Arc::new(ControllerStarter { controller, store }),
     );
-    Ok(Opened {
-        state: AppState::new(store, ledger, controller, pipeline, authenticator, config),
-        admin_token,
-    })
+    if let Err(err) = pipeline.reconcile().await {
+        tracing::warn!(error = %err, "event pipeline not reconciled at start; it will retry");
+    }
+    Ok(pipeline)
 }
 
 /// The local step runner, with its scratch root under the data directory.

@@ -840,6 +840,7 @@ async fn admin_token_is_created_once_kept_and_rotated() {
         assert_eq!(mode(&config.data_dir), 0o700);
     }
     assert!(!first.admin_token.announcement().is_empty());
+    first.state.pipeline().shutdown().await;
     drop(first);
 
     let again = open(&config).await.unwrap();
@@ -854,6 +855,7 @@ async fn admin_token_is_created_once_kept_and_rotated() {
         again.admin_token.announcement(),
         format!("admin token: {}", token_path.display())
     );
+    let pipeline = again.state.pipeline().clone();
     let app = router(again.state);
     let r = send(
         &app,
@@ -865,6 +867,7 @@ async fn admin_token_is_created_once_kept_and_rotated() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
     drop(app);
+    pipeline.shutdown().await;
 
     std::fs::remove_file(&token_path).unwrap();
     let lost = open(&config).await.unwrap();
@@ -875,6 +878,7 @@ async fn admin_token_is_created_once_kept_and_rotated() {
             file_present: false
         }
     );
+    lost.state.pipeline().shutdown().await;
     drop(lost);
 
     config.rotate_admin_token = true;
@@ -969,7 +973,25 @@ async fn an_unavailable_store_answers_503_with_retry_after() {
         image_tools: Vec::new(),
     }));
     let controller = Controller::new(store.clone(), runner, ControllerConfig::default());
-    let app = router(AppState::new(store, controller, auth, &config));
+    // The ledger works (its own database); only the object store is full.
+    let ledger: Arc<dyn switchyard_store::ledger::EventLedger> = Arc::new(
+        switchyard_store_sqlite::SqliteStore::open(
+            &dir.path().join("ledger.db"),
+            switchyard_store::SecretSealer::load_or_create(dir.path()).unwrap(),
+        )
+        .unwrap(),
+    );
+    let pipeline = switchyard_server::state::event_pipeline(
+        &config,
+        store.clone(),
+        ledger.clone(),
+        controller.clone(),
+    )
+    .await
+    .unwrap();
+    let app = router(AppState::new(
+        store, ledger, controller, pipeline, auth, &config,
+    ));
     let apply = json!({"sources": [{"name": "cm.yaml", "content": config_map("a", None, "x")}]});
     let cases = [
         ("GET", "/api/v1/configmaps", None),
