@@ -311,6 +311,12 @@ pub struct UpArgs {
         env = "SWITCHYARD_WEBHOOK_HOST"
     )]
     pub webhook_host: std::net::IpAddr,
+
+    /// An internal address or range (loopback, private, link-local) that HTTP triggers may
+    /// call, e.g. `10.0.0.0/8` or `127.0.0.1`. Repeatable; without it such addresses are
+    /// refused, cloud metadata included.
+    #[arg(long = "http-trigger-allow", value_name = "CIDR", value_parser = switchyard_events::http::Cidr::parse)]
+    pub http_trigger_allow: Vec<switchyard_events::http::Cidr>,
 }
 
 /// `IMAGE=DIR`, the directory existing.

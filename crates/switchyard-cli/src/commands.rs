@@ -207,6 +207,7 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
     config.image_entrypoints = args.image_entrypoints.iter().cloned().collect();
     config.image_tools = args.image_tools.clone();
     config.webhook_host = args.webhook_host;
+    config.http_trigger_allow = args.http_trigger_allow.clone();
     switchyard_server::run(config, switchyard_server::shutdown_signal())
         .await
         .map_err(|e| match e {

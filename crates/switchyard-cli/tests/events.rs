@@ -453,3 +453,166 @@ spec:
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A one-thread HTTP server on 127.0.0.1 that answers every request `200 ok` and sends each
+/// request's body to the returned channel.
+fn recording_server() -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_http_trigger_is_dead_lettered_beside_triggers_that_succeed() {
+    let dir = data_dir("events-http");
+    let port = free_port();
+    let (receiver_port, bodies) = recording_server();
+    let closed = free_port();
+    let manifests = format!(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: EventSource
+metadata:
+  name: hooks
+spec:
+  webhook:
+    a:
+      port: "{port}"
+      endpoint: /a
+      method: POST
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata:
+  name: fanout
+spec:
+  dependencies:
+    - name: d1
+      eventSourceName: hooks
+      eventName: a
+  triggers:
+    - template:
+        name: unreachable
+        http:
+          url: http://127.0.0.1:{closed}/down
+          method: POST
+      retryStrategy:
+        steps: 2
+        duration: 10ms
+    - template:
+        name: metadata
+        http:
+          url: http://169.254.169.254/latest/meta-data/
+          method: GET
+    - template:
+        name: notify
+        http:
+          url: http://127.0.0.1:{receiver_port}/hook
+          method: POST
+          payload:
+            - src: {{dependencyName: d1, dataKey: body.name}}
+              dest: name
+      policy:
+        status:
+          allow: [200]
+    - template:
+        name: audit
+        log: {{}}
+"#
+    );
+    let server = Server::start_with(&dir, &["--http-trigger-allow", "127.0.0.1/32"]);
+    let api = server.client();
+    apply(&api, "fanout.yaml", &manifests).await;
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/a"))
+        .json(&json!({"name": "n1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // The working HTTP trigger delivered its payload.
+    let body = tokio::task::spawn_blocking(move || bodies.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"name": "n1"})
+    );
+
+    // Every trigger settles: two done, two dead letters with their reasons.
+    let mut firings = Vec::new();
+    for _ in 0..600 {
+        let (_, events) = api.call("GET", "/api/v1/events?sensor=fanout", None).await;
+        firings = events["items"][0]["firings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if firings.len() == 4 && firings.iter().all(|f| f["status"] != "pending") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let by_trigger = |name: &str| {
+        firings
+            .iter()
+            .find(|f| f["trigger"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no firing of {name}: {firings:?}"))
+    };
+    assert_eq!(by_trigger("audit")["status"], "done");
+    assert_eq!(by_trigger("notify")["status"], "done");
+    assert!(
+        by_trigger("notify")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answered 200")
+    );
+    let unreachable = by_trigger("unreachable");
+    assert_eq!(unreachable["status"], "dead", "{unreachable}");
+    assert_eq!(
+        unreachable["attempts"], 1,
+        "one retry, then given up: {unreachable}"
+    );
+    assert!(
+        unreachable["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("after 2 attempt(s)")
+    );
+    let metadata = by_trigger("metadata");
+    assert_eq!(metadata["status"], "dead");
+    assert!(
+        metadata["detail"]
+            .as_str()
+            .unwrap()
+            .contains("internal address"),
+        "{metadata}"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

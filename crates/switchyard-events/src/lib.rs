@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod cloudevent;
+pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod publish;

@@ -11,10 +11,11 @@ use switchyard_store::ledger::EventLedger;
 use switchyard_store::{Store, StoreError};
 use tokio::sync::{Mutex, Notify, watch};
 
+use crate::http::{AddressPolicy, Cidr, HttpSender};
 use crate::publish::BusDispatch;
 use crate::sensors::Sensors;
 use crate::sources::webhook_routes;
-use crate::triggers::{RunStarter, run_outbox};
+use crate::triggers::{Effects, RunStarter, run_outbox};
 use crate::webhook::{RouteProblem, WebhookServers};
 use crate::{lock_read, lock_write};
 
@@ -26,6 +27,8 @@ const RESYNC: Duration = Duration::from_secs(10);
 pub struct PipelineConfig {
     /// The address webhook servers listen on.
     pub webhook_host: IpAddr,
+    /// Internal addresses HTTP triggers may reach anyway.
+    pub http_allow: Vec<Cidr>,
 }
 
 /// The running pipeline. Cheap to clone.
@@ -47,13 +50,14 @@ struct Inner {
 
 impl Pipeline {
     /// Builds the pipeline and starts its loops: reconciling with the store, and the outbox.
+    /// Fails only when the HTTP client cannot be built.
     pub fn start(
         config: PipelineConfig,
         store: Arc<dyn Store>,
         ledger: Arc<dyn EventLedger>,
         bus: Arc<dyn EventBus>,
         starter: Arc<dyn RunStarter>,
-    ) -> Pipeline {
+    ) -> Result<Pipeline, String> {
         let dispatch = Arc::new(BusDispatch::new(bus.clone()));
         let outbox_wake = Arc::new(Notify::new());
         let (stop_sender, stop) = watch::channel(false);
@@ -73,11 +77,18 @@ impl Pipeline {
                 outbox_wake: outbox_wake.clone(),
             }),
         };
-        tokio::spawn(run_outbox(ledger, starter, outbox_wake, stop.clone()));
+        let effects = Arc::new(Effects {
+            starter,
+            http: HttpSender::new(AddressPolicy {
+                allow: config.http_allow,
+            })?,
+            store: pipeline.inner.store.clone(),
+        });
+        tokio::spawn(run_outbox(ledger, effects, outbox_wake, stop.clone()));
         // The loop holds the pipeline weakly: dropping every handle ends it.
         let weak = Arc::downgrade(&pipeline.inner);
         tokio::spawn(reconcile_loop(weak, stop));
-        pipeline
+        Ok(pipeline)
     }
 
     /// Says that EventSources, Sensors or Secrets changed: reconcile soon.

@@ -327,7 +327,7 @@ impl SensorRun {
         let firings: Vec<NewFiring> = outcome
             .firings
             .iter()
-            .map(|firing| new_firing(&self.rules, firing, now))
+            .map(|firing| new_firing(&self.rules, &self.id.namespace, firing, now))
             .collect();
         let fired = !firings.is_empty();
         let consumption = Consumption {
@@ -375,11 +375,16 @@ impl SensorRun {
 
 /// A firing as the outbox keeps it: the trigger resolved now (parameters applied), with its
 /// retry strategy.
-fn new_firing(rules: &CompiledSensor, firing: &Firing, now: chrono::DateTime<Utc>) -> NewFiring {
+fn new_firing(
+    rules: &CompiledSensor,
+    namespace: &str,
+    firing: &Firing,
+    now: chrono::DateTime<Utc>,
+) -> NewFiring {
     let (action, retry) = match rules.resolve(firing, now) {
         Ok(resolved) => {
             let retry = retry_of(&resolved);
-            (action(resolved, firing), retry)
+            (action(resolved, firing, namespace), retry)
         }
         Err(err) => (
             Action::Refused {
@@ -420,7 +425,7 @@ fn retry_of(resolved: &ResolvedTrigger) -> Retry {
 }
 
 /// The action a resolved trigger asks for.
-fn action(resolved: ResolvedTrigger, firing: &Firing) -> Action {
+fn action(resolved: ResolvedTrigger, firing: &Firing, firing_namespace: &str) -> Action {
     match resolved.action {
         TriggerAction::ArgoWorkflow {
             operation: ArgoWorkflowOperation::Submit,
@@ -454,8 +459,9 @@ fn action(resolved: ResolvedTrigger, firing: &Firing) -> Action {
                 "or not a create"
             ),
         },
-        TriggerAction::Http(_) => Action::Refused {
-            reason: "http triggers are not carried out by this platform yet".to_owned(),
+        TriggerAction::Http(request) => Action::Http {
+            namespace: firing_namespace.to_owned(),
+            request,
         },
         TriggerAction::Log { .. } => Action::Log {
             message: log_message(firing),

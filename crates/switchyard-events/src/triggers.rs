@@ -19,7 +19,9 @@ use sha2::{Digest, Sha256};
 use switchyard_store::ledger::{EventLedger, Firing, Settlement};
 use tokio::sync::Notify;
 
+use crate::http::HttpSender;
 use crate::metrics;
+use switchyard_store::Store;
 
 /// The annotation that ties a run to the firing that started it.
 pub const FIRING_ANNOTATION: &str = "events.switchyard.dev/firing";
@@ -35,6 +37,11 @@ pub enum Action {
     StartWorkflow { namespace: String, workflow: Json },
     /// Write the events to the log (`log` trigger).
     Log { message: String },
+    /// Send an HTTP request (`http` trigger); Secret references are read when it is sent.
+    Http {
+        namespace: String,
+        request: Box<switchyard_sensor::HttpRequest>,
+    },
     /// A trigger this platform cannot carry out: recorded as dead at once.
     Refused { reason: String },
 }
@@ -180,12 +187,16 @@ pub fn prepare_workflow(mut workflow: Json, firing: &Firing) -> Json {
     workflow
 }
 
+/// What carrying out firings needs: the workflow engine, the HTTP client, and the store
+/// (Secrets of HTTP triggers).
+pub struct Effects {
+    pub starter: Arc<dyn RunStarter>,
+    pub http: HttpSender,
+    pub store: Arc<dyn Store>,
+}
+
 /// Carries out one firing and says how to settle it.
-pub async fn carry_out(
-    starter: &dyn RunStarter,
-    firing: &Firing,
-    now: DateTime<Utc>,
-) -> Settlement {
+pub async fn carry_out(effects: &Effects, firing: &Firing, now: DateTime<Utc>) -> Settlement {
     let payload: FiringPayload = match serde_json::from_value(firing.payload.clone()) {
         Ok(payload) => payload,
         Err(err) => {
@@ -204,12 +215,28 @@ pub async fn carry_out(
             );
             Ok("logged".to_owned())
         }
+        Action::Http { namespace, request } => {
+            match effects
+                .http
+                .send(effects.store.as_ref(), namespace, request)
+                .await
+            {
+                Ok(status) => Ok(format!(
+                    "{} {} answered {status}",
+                    request.method, request.url
+                )),
+                Err(failure) => Err((
+                    format!("{} {}: {}", request.method, request.url, failure.message),
+                    failure.retryable,
+                )),
+            }
+        }
         Action::StartWorkflow {
             namespace,
             workflow,
         } => {
             let workflow = prepare_workflow(workflow.clone(), firing);
-            match starter.start_workflow(namespace, workflow).await {
+            match effects.starter.start_workflow(namespace, workflow).await {
                 Ok(name) => Ok(format!("workflow {namespace}/{name}")),
                 Err(StartError::AlreadyExists {
                     name,
@@ -271,7 +298,7 @@ pub async fn carry_out(
 /// one-second tick (retries coming due).
 pub async fn run_outbox(
     ledger: Arc<dyn EventLedger>,
-    starter: Arc<dyn RunStarter>,
+    effects: Arc<Effects>,
     wake: Arc<Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -285,7 +312,7 @@ pub async fn run_outbox(
         };
         let busy = !due.is_empty();
         for firing in due {
-            let settlement = carry_out(starter.as_ref(), &firing, Utc::now()).await;
+            let settlement = carry_out(&effects, &firing, Utc::now()).await;
             if let Err(err) = ledger.settle_firing(&firing.key, settlement).await {
                 tracing::warn!(firing = %firing.key, error = %err, "cannot settle a firing; it will be tried again");
             }

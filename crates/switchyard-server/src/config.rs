@@ -62,6 +62,8 @@ pub struct ServerConfig {
     pub image_tools: Vec<(String, PathBuf)>,
     /// The address webhook EventSources listen on (their ports come from the manifests).
     pub webhook_host: IpAddr,
+    /// Internal address ranges (loopback, private, link-local) HTTP triggers may reach.
+    pub http_trigger_allow: Vec<switchyard_events::http::Cidr>,
 }
 
 impl ServerConfig {
@@ -80,6 +82,7 @@ impl ServerConfig {
             image_entrypoints: BTreeMap::new(),
             image_tools: Vec::new(),
             webhook_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            http_trigger_allow: Vec::new(),
         }
     }
 

@@ -207,12 +207,17 @@ pub async fn event_pipeline(
     let pipeline = Pipeline::start(
         PipelineConfig {
             webhook_host: config.webhook_host,
+            http_allow: config.http_trigger_allow.clone(),
         },
         store.clone(),
         ledger,
         Arc::new(bus),
         Arc::new(ControllerStarter { controller, store }),
-    );
+    )
+    .map_err(|reason| Error::Bus {
+        path: bus_dir,
+        reason,
+    })?;
     if let Err(err) = pipeline.reconcile().await {
         tracing::warn!(error = %err, "event pipeline not reconciled at start; it will retry");
     }

@@ -38,8 +38,14 @@ pub fn data_dir(name: &str) -> PathBuf {
 
 impl Server {
     pub fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// [`Server::start`] with more `up` arguments.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["up", "--listen", "127.0.0.1:0", "--log-format", "text"])
+            .args(extra)
             .env("SWITCHYARD_DATA_DIR", data_dir)
             .env("SWITCHYARD_LOG", "info")
             .env_remove("SWITCHYARD_TOKEN")
