@@ -313,22 +313,26 @@ mod tests {
     fn tables() {
         let now = at("2026-06-01T12:00:00Z");
         let sensor = |ns: &str, name: &str, created: &str| json!({"kind": "Sensor", "metadata": {"name": name, "namespace": ns, "creationTimestamp": created}});
+        let mut waiting = sensor("team-a", "calendar-long-name", "2026-05-30T12:00:00Z");
+        waiting["status"] = json!({"phase": "Running", "pendingDependencies": {
+            "joined": [{"dependency": "d1"}, {"dependency": "d2"}], "other": [{"dependency": "x"}]
+        }});
         let sensors = [
             sensor("default", "webhook", "2026-06-01T11:59:15Z"),
-            sensor("team-a", "calendar-long-name", "2026-05-30T12:00:00Z"),
+            waiting,
         ];
         let cases: Vec<(String, &str)> = vec![
             (
                 table(Kind::Sensor, &sensors, false, false, now),
-                "NAME                 AGE\nwebhook              45s\ncalendar-long-name   2d\n",
+                "NAME                 STATUS    PENDING                   AGE\nwebhook                        -                         45s\ncalendar-long-name   Running   joined: d1,d2; other: x   2d\n",
             ),
             (
                 table(Kind::Sensor, &sensors, true, false, now),
-                "NAMESPACE   NAME                 AGE\ndefault     webhook              45s\nteam-a      calendar-long-name   2d\n",
+                "NAMESPACE   NAME                 STATUS    PENDING                   AGE\ndefault     webhook                        -                         45s\nteam-a      calendar-long-name   Running   joined: d1,d2; other: x   2d\n",
             ),
             (
                 table(Kind::Sensor, &sensors[..1], false, true, now),
-                "NAME      EVENTBUS   AGE\nwebhook   default    45s\n",
+                "NAME      STATUS   PENDING   EVENTBUS   AGE\nwebhook            -         default    45s\n",
             ),
             (
                 table(

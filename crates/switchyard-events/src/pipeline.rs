@@ -11,6 +11,7 @@ use switchyard_store::ledger::EventLedger;
 use switchyard_store::{Store, StoreError};
 use tokio::sync::{Mutex, Notify, watch};
 
+use crate::calendar::Calendars;
 use crate::http::{AddressPolicy, Cidr, HttpSender};
 use crate::publish::BusDispatch;
 use crate::sensors::Sensors;
@@ -41,6 +42,7 @@ struct Inner {
     store: Arc<dyn Store>,
     bus: Arc<dyn EventBus>,
     webhooks: Mutex<WebhookServers>,
+    calendars: Mutex<Calendars>,
     sensors: Mutex<Sensors>,
     problems: RwLock<Vec<RouteProblem>>,
     changed: Notify,
@@ -63,7 +65,8 @@ impl Pipeline {
         let (stop_sender, stop) = watch::channel(false);
         let pipeline = Pipeline {
             inner: Arc::new(Inner {
-                webhooks: Mutex::new(WebhookServers::new(config.webhook_host, dispatch)),
+                webhooks: Mutex::new(WebhookServers::new(config.webhook_host, dispatch.clone())),
+                calendars: Mutex::new(Calendars::new(store.clone(), dispatch)),
                 sensors: Mutex::new(Sensors::new(
                     ledger.clone(),
                     bus.clone(),
@@ -133,6 +136,7 @@ impl Pipeline {
             .await
             .set_routes(Vec::new())
             .await;
+        self.inner.calendars.lock().await.stop_all().await;
         self.inner.sensors.lock().await.stop_all().await;
         if let Err(err) = self.inner.bus.close().await {
             tracing::warn!(error = %err, "the event bus did not close cleanly");
@@ -145,6 +149,7 @@ impl Pipeline {
         let sources = store.list(Kind::EventSource, None).await?;
         let (routes, mut problems) = webhook_routes(store, &sources).await;
         problems.extend(self.inner.webhooks.lock().await.set_routes(routes).await);
+        problems.extend(self.inner.calendars.lock().await.reconcile(&sources).await);
         for problem in &problems {
             tracing::warn!(
                 namespace = %problem.namespace, event_source = %problem.source,

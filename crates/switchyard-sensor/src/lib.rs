@@ -40,6 +40,7 @@ mod template;
 
 pub use event::{EventContext, EventInput, JSON_CONTENT_TYPE};
 pub use problem::Problem;
+pub use reset::CronSchedule;
 pub use resolve::{
     HttpRequest, LABEL_ACTION_TIMESTAMP, LABEL_SENSOR, LABEL_TRIGGER, ResolvedTrigger,
     TriggerAction, TriggerError, TriggerSettings,

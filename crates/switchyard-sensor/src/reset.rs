@@ -4,8 +4,8 @@
 //! zone) that clears every pending event of the trigger when it ticks, and at start-up clears
 //! those older than the latest tick before now. Both come to one rule, which needs no clock and
 //! no record of past resets: *a pending event saved before the latest tick at or before now is
-//! gone*. [`ResetSchedule::latest_at_or_before`] gives that tick; the shell arms a timer with
-//! [`ResetSchedule::next_after`] (through `CompiledSensor::next_reset`).
+//! gone*. [`CronSchedule::latest_at_or_before`] gives that tick; the shell arms a timer with
+//! [`CronSchedule::next_after`] (through `CompiledSensor::next_reset`).
 //!
 //! Schedules are parsed by croner (5 fields; croner also takes descriptors such as `@daily`
 //! and `L`/`W`/`#`, a superset of robfig's parser). Zones come from the IANA database compiled
@@ -20,16 +20,17 @@ use croner::parser::{CronParser, Seconds, Year};
 
 use crate::filter::parse_zone;
 
-/// One `byTime` criterion.
+/// A 5-field cron schedule in a time zone: a `conditionsReset.byTime` criterion, and a
+/// calendar EventSource's `schedule`.
 #[derive(Debug, Clone)]
-pub(crate) struct ResetSchedule {
+pub struct CronSchedule {
     cron: Cron,
     zone: Tz,
 }
 
-impl ResetSchedule {
+impl CronSchedule {
     /// Parses `cron` in `timezone` (UTC when absent).
-    pub(crate) fn parse(cron: &str, timezone: Option<&str>) -> Result<ResetSchedule, String> {
+    pub fn parse(cron: &str, timezone: Option<&str>) -> Result<CronSchedule, String> {
         let parser = CronParser::builder()
             .seconds(Seconds::Disallowed)
             .year(Year::Disallowed)
@@ -43,16 +44,16 @@ impl ResetSchedule {
             None => Tz::UTC,
             Some(name) => parse_zone(name)?,
         };
-        let schedule = ResetSchedule { cron: parsed, zone };
-        // A pattern that matches no date (e.g. `0 0 30 2 *`) would never reset.
+        let schedule = CronSchedule { cron: parsed, zone };
+        // A pattern that matches no date (e.g. `0 0 30 2 *`) would never come.
         if schedule.next_after(DateTime::UNIX_EPOCH).is_none() {
-            return Err(format!("`{cron}` matches no date, so it would never reset"));
+            return Err(format!("`{cron}` matches no date, so it would never come"));
         }
         Ok(schedule)
     }
 
     /// The latest tick at or before `now`.
-    pub(crate) fn latest_at_or_before(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn latest_at_or_before(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron
             .find_previous_occurrence(&now.with_timezone(&self.zone), true)
             .ok()
@@ -60,7 +61,7 @@ impl ResetSchedule {
     }
 
     /// The first tick after `now`.
-    pub(crate) fn next_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn next_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron
             .find_next_occurrence(&now.with_timezone(&self.zone), false)
             .ok()
@@ -78,7 +79,7 @@ mod tests {
 
     #[test]
     fn finds_ticks_in_a_zone() {
-        let s = ResetSchedule::parse("0 0 * * *", Some("Europe/Paris")).unwrap();
+        let s = CronSchedule::parse("0 0 * * *", Some("Europe/Paris")).unwrap();
         // Midnight in Paris is 23:00 UTC in winter.
         assert_eq!(
             s.latest_at_or_before(t("2026-11-21T10:00:00Z")),
@@ -93,7 +94,7 @@ mod tests {
             s.latest_at_or_before(t("2026-11-20T23:00:00Z")),
             Some(t("2026-11-20T23:00:00Z"))
         );
-        let utc = ResetSchedule::parse("*/15 * * * *", None).unwrap();
+        let utc = CronSchedule::parse("*/15 * * * *", None).unwrap();
         assert_eq!(
             utc.next_after(t("2026-11-21T10:07:00Z")),
             Some(t("2026-11-21T10:15:00Z"))
@@ -103,21 +104,21 @@ mod tests {
     #[test]
     fn refuses_bad_schedules() {
         assert!(
-            ResetSchedule::parse("0 0 * *", None)
+            CronSchedule::parse("0 0 * *", None)
                 .unwrap_err()
                 .contains("not a valid cron")
         );
         assert!(
-            ResetSchedule::parse("0 0 0 * * *", None).is_err(),
+            CronSchedule::parse("0 0 0 * * *", None).is_err(),
             "no seconds field"
         );
         assert!(
-            ResetSchedule::parse("0 0 30 2 *", None)
+            CronSchedule::parse("0 0 30 2 *", None)
                 .unwrap_err()
                 .contains("matches no date")
         );
         assert!(
-            ResetSchedule::parse("0 0 * * *", Some("Nowhere/Else"))
+            CronSchedule::parse("0 0 * * *", Some("Nowhere/Else"))
                 .unwrap_err()
                 .contains("unknown time zone")
         );

@@ -36,7 +36,7 @@ use crate::jq::Program;
 use crate::json::data_object;
 use crate::lua::Script;
 use crate::problem::{Problem, Problems, index, key};
-use crate::reset::ResetSchedule;
+use crate::reset::CronSchedule;
 use crate::resolve::{Action, ResolvedTrigger, SensorMeta, TriggerError, TriggerSettings};
 use crate::state::{PendingEvent, SensorState, TriggerState, digest, event_key};
 
@@ -71,7 +71,7 @@ struct Trigger {
     conditions: Conditions,
     /// Indexes into `CompiledSensor::dependencies`, in the order the conditions name them.
     dependencies: Vec<usize>,
-    resets: Vec<ResetSchedule>,
+    resets: Vec<CronSchedule>,
     action: Action,
     dlq: Option<Action>,
 }
@@ -257,7 +257,7 @@ impl CompiledSensor {
                 let bpath = key(&rpath, "byTime");
                 match by_time.cron.as_deref().filter(|c| !c.trim().is_empty()) {
                     None => problems.error(key(&bpath, "cron"), "needs a cron schedule"),
-                    Some(cron) => match ResetSchedule::parse(cron, by_time.timezone.as_deref()) {
+                    Some(cron) => match CronSchedule::parse(cron, by_time.timezone.as_deref()) {
                         Ok(s) => resets.push(s),
                         Err(e) => problems.error(key(&bpath, "cron"), e),
                     },
