@@ -522,6 +522,10 @@ spec:
       retryStrategy:
         steps: 2
         duration: 10ms
+      dlqTrigger:
+        template:
+          name: unreachable-dlq
+          log: {{}}
     - template:
         name: metadata
         http:
@@ -598,12 +602,9 @@ spec:
         unreachable["attempts"], 1,
         "one retry, then given up: {unreachable}"
     );
-    assert!(
-        unreachable["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("after 2 attempt(s)")
-    );
+    let detail = unreachable["detail"].as_str().unwrap();
+    assert!(detail.starts_with("after 2 attempt(s)"), "{detail}");
+    assert!(detail.ends_with("; dlqTrigger: logged"), "{detail}");
     let metadata = by_trigger("metadata");
     assert_eq!(metadata["status"], "dead");
     assert!(

@@ -16,7 +16,9 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{Value as Json, json};
 use switchyard_bus::{Consumer, ConsumerSpec, Delivery, EventBus, StartPosition, SubjectFilter};
-use switchyard_model::events::{ArgoWorkflowOperation, K8sTriggerOperation, Sensor};
+use switchyard_model::events::{
+    ArgoWorkflowOperation, K8sTriggerOperation, Sensor, TriggerRateLimitUnit,
+};
 use switchyard_sensor::{
     CompiledSensor, EventContext, EventInput, EventOutcome, Firing, ResolvedTrigger, SensorState,
     TriggerAction, Verdict,
@@ -27,7 +29,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::cloudevent::{CloudEvent, subject};
-use crate::triggers::{Action, FiringPayload, Retry};
+use crate::triggers::{Action, FiringPayload, RateLimit, Retry};
 
 /// How long a delivery may wait for its ack before the bus sends it again.
 const ACK_WAIT: Duration = Duration::from_secs(30);
@@ -381,21 +383,33 @@ fn new_firing(
     firing: &Firing,
     now: chrono::DateTime<Utc>,
 ) -> NewFiring {
-    let (action, retry) = match rules.resolve(firing, now) {
+    let (action, retry, rate_limit) = match rules.resolve(firing, now) {
         Ok(resolved) => {
             let retry = retry_of(&resolved);
-            (action(resolved, firing, namespace), retry)
+            let rate_limit = rate_limit_of(&resolved);
+            (action_of(resolved, firing, namespace), retry, rate_limit)
         }
         Err(err) => (
             Action::Refused {
                 reason: format!("trigger `{}` cannot be resolved: {err}", firing.trigger),
             },
             Retry::default(),
+            None,
         ),
+    };
+    // The dead-letter trigger is resolved now too, for the same events.
+    let dlq = match rules.resolve_dlq(firing, now) {
+        Ok(Some(resolved)) => Some(action_of(resolved, firing, namespace)),
+        Ok(None) => None,
+        Err(err) => Some(Action::Refused {
+            reason: format!("the dlqTrigger cannot be resolved: {err}"),
+        }),
     };
     let payload = FiringPayload {
         action,
         retry,
+        rate_limit,
+        dlq,
         events: firing
             .events
             .values()
@@ -407,6 +421,23 @@ fn new_firing(
         trigger: firing.trigger.clone(),
         payload: serde_json::to_value(&payload).unwrap_or(Json::Null),
     }
+}
+
+/// The trigger's `rateLimit` as the outbox applies it.
+fn rate_limit_of(resolved: &ResolvedTrigger) -> Option<RateLimit> {
+    let limit = resolved.settings.rate_limit.as_ref()?;
+    let per = match limit.unit() {
+        TriggerRateLimitUnit::Second => 1,
+        TriggerRateLimitUnit::Minute => 60,
+        TriggerRateLimitUnit::Hour => 3600,
+    };
+    let requests = u32::try_from(limit.requests_per_unit.unwrap_or(1))
+        .unwrap_or(1)
+        .max(1);
+    Some(RateLimit {
+        requests,
+        per_seconds: per,
+    })
 }
 
 /// The trigger's `retryStrategy` as the outbox applies it.
@@ -425,7 +456,7 @@ fn retry_of(resolved: &ResolvedTrigger) -> Retry {
 }
 
 /// The action a resolved trigger asks for.
-fn action(resolved: ResolvedTrigger, firing: &Firing, firing_namespace: &str) -> Action {
+fn action_of(resolved: ResolvedTrigger, firing: &Firing, firing_namespace: &str) -> Action {
     match resolved.action {
         TriggerAction::ArgoWorkflow {
             operation: ArgoWorkflowOperation::Submit,

@@ -81,6 +81,14 @@ impl Retry {
     }
 }
 
+/// A trigger's `rateLimit`: at most `requests` carried out per `per_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub requests: u32,
+    pub per_seconds: u64,
+}
+
 /// What the ledger keeps for a firing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -88,6 +96,11 @@ pub struct FiringPayload {
     pub action: Action,
     #[serde(default)]
     pub retry: Retry,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    /// The trigger's `dlqTrigger`, carried out once when the action is given up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dlq: Option<Action>,
     /// The ids of the events that completed the trigger, for the log lines.
     #[serde(default)]
     pub events: Vec<String>,
@@ -195,23 +208,20 @@ pub struct Effects {
     pub store: Arc<dyn Store>,
 }
 
-/// Carries out one firing and says how to settle it.
-pub async fn carry_out(effects: &Effects, firing: &Firing, now: DateTime<Utc>) -> Settlement {
-    let payload: FiringPayload = match serde_json::from_value(firing.payload.clone()) {
-        Ok(payload) => payload,
-        Err(err) => {
-            return Settlement::Dead {
-                reason: format!("the stored firing cannot be read: {err}"),
-            };
-        }
-    };
-    let started = std::time::Instant::now();
-    let outcome = match &payload.action {
+/// Carries out one action of a firing: `Ok` with what it did, or the error and whether a
+/// retry may help.
+async fn perform(
+    effects: &Effects,
+    firing: &Firing,
+    action: &Action,
+    events: &[String],
+) -> Result<String, (String, bool)> {
+    match action {
         Action::Refused { reason } => Err((reason.clone(), false)),
         Action::Log { message } => {
             tracing::info!(
                 sensor = %firing.sensor.name, trigger = %firing.trigger,
-                events = ?payload.events, "{message}"
+                events = ?events, "{message}"
             );
             Ok("logged".to_owned())
         }
@@ -246,7 +256,21 @@ pub async fn carry_out(effects: &Effects, firing: &Firing, now: DateTime<Utc>) -
                 Err(err) => Err((err.to_string(), false)),
             }
         }
+    }
+}
+
+/// Carries out one firing and says how to settle it.
+pub async fn carry_out(effects: &Effects, firing: &Firing, now: DateTime<Utc>) -> Settlement {
+    let payload: FiringPayload = match serde_json::from_value(firing.payload.clone()) {
+        Ok(payload) => payload,
+        Err(err) => {
+            return Settlement::Dead {
+                reason: format!("the stored firing cannot be read: {err}"),
+            };
+        }
     };
+    let started = std::time::Instant::now();
+    let outcome = perform(effects, firing, &payload.action, &payload.events).await;
     match outcome {
         Ok(detail) => {
             metrics::action_triggered(
@@ -284,9 +308,21 @@ pub async fn carry_out(effects: &Effects, firing: &Firing, now: DateTime<Utc>) -
                         firing = %firing.key, attempts = firing.attempts + 1, %error,
                         "trigger failed; recorded as a dead letter"
                     );
-                    Settlement::Dead {
-                        reason: format!("after {} attempt(s): {error}", firing.attempts + 1),
+                    let mut reason = format!("after {} attempt(s): {error}", firing.attempts + 1);
+                    if let Some(dlq) = &payload.dlq {
+                        // Its own key, so a run it starts is not taken for the trigger's.
+                        let dead_letter = Firing {
+                            key: format!("{}/dlq", firing.key),
+                            ..firing.clone()
+                        };
+                        match perform(effects, &dead_letter, dlq, &payload.events).await {
+                            Ok(detail) => reason.push_str(&format!("; dlqTrigger: {detail}")),
+                            Err((error, _)) => {
+                                reason.push_str(&format!("; dlqTrigger failed: {error}"));
+                            }
+                        }
                     }
+                    Settlement::Dead { reason }
                 }
             }
         }
@@ -302,6 +338,7 @@ pub async fn run_outbox(
     wake: Arc<Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut limiter = RateLimiter::default();
     loop {
         let due = match ledger.due_firings(Utc::now(), 64).await {
             Ok(due) => due,
@@ -310,8 +347,14 @@ pub async fn run_outbox(
                 Vec::new()
             }
         };
-        let busy = !due.is_empty();
+        let mut busy = false;
+        let mut next_allowed: Option<std::time::Instant> = None;
         for firing in due {
+            if let Err(at) = limiter.admit(&firing, std::time::Instant::now()) {
+                next_allowed = Some(next_allowed.map_or(at, |n| n.min(at)));
+                continue;
+            }
+            busy = true;
             let settlement = carry_out(&effects, &firing, Utc::now()).await;
             if let Err(err) = ledger.settle_firing(&firing.key, settlement).await {
                 tracing::warn!(firing = %firing.key, error = %err, "cannot settle a firing; it will be tried again");
@@ -320,11 +363,56 @@ pub async fn run_outbox(
         if busy {
             continue;
         }
+        let idle = next_allowed
+            .map(|at| at.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1));
         tokio::select! {
-            () = wake.notified() => {}
+            () = wake.notified(), if next_allowed.is_none() => {}
             _ = stop.changed() => return,
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tokio::time::sleep(idle) => {}
         }
+    }
+}
+
+/// Each trigger's `rateLimit`, as the times of its recent firings (in this process: a
+/// restart starts the windows afresh).
+#[derive(Default)]
+struct RateLimiter {
+    recent:
+        std::collections::HashMap<(String, String), std::collections::VecDeque<std::time::Instant>>,
+}
+
+impl RateLimiter {
+    /// Admits a firing now, or says when its trigger may fire again.
+    fn admit(
+        &mut self,
+        firing: &Firing,
+        now: std::time::Instant,
+    ) -> Result<(), std::time::Instant> {
+        let limit = firing
+            .payload
+            .get("rateLimit")
+            .and_then(|v| serde_json::from_value::<RateLimit>(v.clone()).ok());
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        let window = Duration::from_secs(limit.per_seconds.max(1));
+        let times = self
+            .recent
+            .entry((firing.sensor.uid.clone(), firing.trigger.clone()))
+            .or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            times.pop_front();
+        }
+        if times.len() >= usize::try_from(limit.requests).unwrap_or(usize::MAX) {
+            return Err(times.front().map_or(now, |t| *t + window));
+        }
+        times.push_back(now);
+        Ok(())
     }
 }
 
@@ -346,6 +434,58 @@ mod tests {
         assert_eq!(a, run_name(&generated, "s", "k1"), "stable for a key");
         assert_ne!(a, run_name(&generated, "s", "k2"));
         assert!(run_name(&json!({}), "orders", "k").starts_with("orders-"));
+    }
+
+    #[test]
+    fn rate_limits_admit_so_many_per_window() {
+        use switchyard_store::ledger::{FiringStatus, SensorId};
+        let firing = |limit: Option<RateLimit>| Firing {
+            key: "k".into(),
+            sensor: SensorId {
+                namespace: "default".into(),
+                name: "s".into(),
+                uid: "u".into(),
+            },
+            trigger: "t".into(),
+            payload: serde_json::to_value(FiringPayload {
+                action: Action::Log {
+                    message: String::new(),
+                },
+                retry: Retry::default(),
+                rate_limit: limit,
+                dlq: None,
+                events: Vec::new(),
+            })
+            .unwrap(),
+            status: FiringStatus::Pending,
+            attempts: 0,
+            created_at: Utc::now(),
+            not_before: Utc::now(),
+            detail: String::new(),
+        };
+        let limited = firing(Some(RateLimit {
+            requests: 2,
+            per_seconds: 60,
+        }));
+        let mut limiter = RateLimiter::default();
+        let start = std::time::Instant::now();
+        assert!(limiter.admit(&limited, start).is_ok());
+        assert!(limiter.admit(&limited, start).is_ok());
+        let later = start + Duration::from_secs(59);
+        assert_eq!(
+            limiter.admit(&limited, later),
+            Err(start + Duration::from_secs(60))
+        );
+        assert!(
+            limiter
+                .admit(&limited, start + Duration::from_secs(60))
+                .is_ok()
+        );
+        // Without a limit, anything goes.
+        let free = firing(None);
+        for _ in 0..100 {
+            assert!(limiter.admit(&free, start).is_ok());
+        }
     }
 
     #[test]
