@@ -44,25 +44,53 @@ impl ImageTools {
     }
 }
 
-/// Creates (or refreshes) `dir` holding one symbolic link per name to `program`: a program
-/// that acts by the name it is started under, as `switchyard` does for `argosay` and
-/// `cowsay`.
+/// Creates (or refreshes) `dir` holding one entry per name for `program`: a program that
+/// acts by the name it is started under, as `switchyard` does for `argosay` and `cowsay`.
+/// Entries are symbolic links, except when `program` is under `/tmp`: a step's private `/tmp`
+/// would hide the link's target, so the entries are hard links then (copies when `dir` is on
+/// another file system).
 pub fn link_tools(dir: &Path, program: &Path, names: &[&str]) -> io::Result<ImageTools> {
     fs::create_dir_all(dir)?;
+    let program = fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+    let hidden_by_private_tmp = program.starts_with("/tmp");
     for name in names {
-        let link = dir.join(name);
-        match fs::read_link(&link) {
-            Ok(target) if target == program => continue,
-            Ok(_) => fs::remove_file(&link)?,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(_) => fs::remove_file(&link)?,
+        let entry = dir.join(name);
+        if hidden_by_private_tmp {
+            if same_file(&entry, &program) {
+                continue;
+            }
+            remove_if_present(&entry)?;
+            if fs::hard_link(&program, &entry).is_err() {
+                fs::copy(&program, &entry)?;
+            }
+        } else {
+            match fs::read_link(&entry) {
+                Ok(target) if target == program => continue,
+                _ => remove_if_present(&entry)?,
+            }
+            std::os::unix::fs::symlink(&program, &entry)?;
         }
-        std::os::unix::fs::symlink(program, &link)?;
     }
     Ok(ImageTools {
         image: String::new(),
         dir: dir.to_path_buf(),
     })
+}
+
+/// Whether `a` is the very file `b` (a hard link to it), not following a link at `a`.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::symlink_metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
 }
 
 /// The step as it runs here: for the first entry of `tools` matching the step's image, its
@@ -143,6 +171,15 @@ mod tests {
         link_tools(&root.path().join("bin"), &program, &["argosay"]).unwrap();
         tools.image = "argoproj/argosay".into();
         let dir = tools.dir.to_string_lossy().into_owned();
+        // A program under /tmp gets hard links, which a private /tmp cannot hide.
+        let entry = tools.dir.join("argosay");
+        let is_link = fs::symlink_metadata(&entry)
+            .unwrap()
+            .file_type()
+            .is_symlink();
+        let canonical = fs::canonicalize(&program).unwrap();
+        assert_eq!(is_link, !canonical.starts_with("/tmp"));
+        assert!(same_file(&entry, &canonical) || is_link);
 
         let step = with_tools(
             std::slice::from_ref(&tools),
