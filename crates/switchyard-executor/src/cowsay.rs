@@ -115,10 +115,10 @@ mod tests {
         assert_eq!(
             balloon,
             [
-                " __________________________________________",
+                " _________________________________________",
                 "/ the quick brown fox jumps over the lazy \\",
-                "\\ dog and keeps on running far away        /",
-                " ------------------------------------------",
+                "\\ dog and keeps on running far away       /",
+                " -----------------------------------------",
             ]
         );
         let three = wrap(&"x".repeat(85));
