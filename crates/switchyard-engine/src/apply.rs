@@ -17,6 +17,7 @@ use switchyard_model::workflow::Outputs;
 
 use crate::error::EngineError;
 use crate::exec::{DEADLINE_MESSAGE, Op, strategy_name};
+use crate::journal::Journal;
 use crate::reconcile::reconcile;
 use crate::state::{Node, NodeId, NodePhase, NodeType, RunState, Shutdown, WorkflowPhase};
 use crate::step::{Reattach, StepHandle, StepResult, StepSpec, StopReason};
@@ -91,23 +92,53 @@ pub enum Action {
 
 /// Applies a command to a run at time `now`. On error the state is unchanged (an internal
 /// error, which is a bug, is reported rather than unwinding into the caller).
+///
+/// The work runs on an engine thread (see `stack`), whose stack is deep enough for the
+/// deepest template nesting whatever the caller's stack is.
 pub fn apply(
     state: &mut RunState,
     cmd: Command,
     now: DateTime<Utc>,
 ) -> Result<Vec<Action>, EngineError> {
-    let backup = state.clone();
-    match apply_inner(state, cmd, now) {
-        Ok(actions) => Ok(actions),
-        Err(e) => {
-            *state = backup;
-            Err(e)
-        }
-    }
+    let owned = std::mem::replace(state, RunState::placeholder());
+    let (owned, result) = crate::stack::run(move || {
+        let mut owned = owned;
+        let result = apply_here(&mut owned, cmd, now);
+        (owned, result)
+    });
+    *state = owned;
+    result
+}
+
+/// [`apply`] on the current thread: a command that fails, or panics, is undone.
+fn apply_here(
+    state: &mut RunState,
+    cmd: Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<Action>, EngineError> {
+    let mut journal = Journal::new(state);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        apply_inner(state, &mut journal, cmd, now)
+    }));
+    let error = match outcome {
+        Ok(Ok(actions)) => return Ok(actions),
+        Ok(Err(e)) => e,
+        Err(panic) => EngineError::Internal {
+            run: state.name.clone(),
+            message: panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".to_string()),
+        },
+    };
+    journal.undo(state);
+    Err(error)
 }
 
 fn apply_inner(
     state: &mut RunState,
+    journal: &mut Journal,
     cmd: Command,
     now: DateTime<Utc>,
 ) -> Result<Vec<Action>, EngineError> {
@@ -133,7 +164,8 @@ fn apply_inner(
                 }]);
             }
             let fulfilled = n.fulfilled();
-            let Some(n) = state.status.nodes.get_mut(&node) else {
+            let Some(n) = journal.node_mut(&mut state.status.nodes, &mut state.status.memo, &node)
+            else {
                 return Err(unknown(state, &node));
             };
             if let Some(step) = &mut n.step {
@@ -155,13 +187,13 @@ fn apply_inner(
         }
         Command::StepExited { node, result } => {
             step_node(state, &node)?;
-            record_exit(state, &node, &result, now, &mut pre);
+            record_exit(state, journal, &node, &result, now, &mut pre);
         }
         Command::StartFailed { node, error } => {
             let n = step_node(state, &node)?;
             if !n.fulfilled() {
                 let stop = n.step.as_ref().and_then(|s| s.stop);
-                let mut op = Op::new(state, now);
+                let mut op = Op::new(state, journal, now);
                 match stop {
                     Some(reason) => op.mark(&node, NodePhase::Failed, Some(&stop_message(reason))),
                     None => op.mark_error(&node, &error),
@@ -172,7 +204,9 @@ fn apply_inner(
             step_node(state, &node)?;
             match outcome {
                 Reattach::Running => {}
-                Reattach::Finished(result) => record_exit(state, &node, &result, now, &mut pre),
+                Reattach::Finished(result) => {
+                    record_exit(state, journal, &node, &result, now, &mut pre)
+                }
                 Reattach::Lost(reason) => {
                     if state
                         .status
@@ -180,7 +214,7 @@ fn apply_inner(
                         .get(&node)
                         .is_some_and(|n| !n.fulfilled())
                     {
-                        let mut op = Op::new(state, now);
+                        let mut op = Op::new(state, journal, now);
                         op.mark_error(&node, &format!("{LOST_PREFIX}: {reason}"));
                     }
                 }
@@ -190,7 +224,7 @@ fn apply_inner(
             node_filter,
             by,
             message,
-        } => resume(state, node_filter, &by, message, now)?,
+        } => resume(state, journal, node_filter, &by, message, now)?,
         Command::Suspend => {
             require_unfinished(state, "it cannot be suspended")?;
             state.suspended = true;
@@ -222,19 +256,15 @@ fn apply_inner(
             by: _,
             restart_successful,
             node_filter,
-        } => retry_failed(state, restart_successful, node_filter.as_deref())?,
+        } => retry_failed(state, journal, restart_successful, node_filter.as_deref())?,
         Command::SetOutputs {
             node_filter,
             parameters,
             message,
-        } => set_outputs(state, &node_filter, &parameters, message)?,
+        } => set_outputs(state, journal, &node_filter, &parameters, message)?,
     }
     let mut actions = pre;
-    let more = reconcile(state, now).map_err(|message| EngineError::Internal {
-        run: state.name.clone(),
-        message,
-    })?;
-    actions.extend(more);
+    actions.extend(reconcile(state, journal, now));
     Ok(actions)
 }
 
@@ -320,6 +350,7 @@ pub(crate) fn stop_message(reason: StopReason) -> String {
 /// Records how a step ended on its node: phase, message, outputs, global outputs.
 fn record_exit(
     state: &mut RunState,
+    journal: &mut Journal,
     node: &str,
     result: &StepResult,
     now: DateTime<Utc>,
@@ -398,7 +429,7 @@ fn record_exit(
     } else {
         result.finished_at
     };
-    let mut op = Op::new(state, now);
+    let mut op = Op::new(state, journal, now);
     if let Some(node_mut) = op.node_mut(node) {
         node_mut.outputs = Some(outputs.clone());
         node_mut.finished_at = Some(finished);
@@ -466,6 +497,7 @@ impl NodeFilter {
 
 fn resume(
     state: &mut RunState,
+    journal: &mut Journal,
     filter: Option<String>,
     by: &str,
     message: Option<String>,
@@ -491,7 +523,7 @@ fn resume(
     if unsuspend {
         state.suspended = false;
     }
-    let mut op = Op::new(state, now);
+    let mut op = Op::new(state, journal, now);
     for id in targets {
         op.fill_supplied_defaults(&id);
         if let Some(n) = op.node_mut(&id) {
@@ -507,6 +539,7 @@ fn resume(
 
 fn set_outputs(
     state: &mut RunState,
+    journal: &mut Journal,
     filter: &str,
     parameters: &[(String, String)],
     message: Option<String>,
@@ -526,8 +559,9 @@ fn set_outputs(
             filter: Some(filter.to_string()),
         });
     }
+    // A parameter the node does not declare fails the command, which undoes what was set.
     for id in targets {
-        let Some(n) = state.status.nodes.get_mut(&id) else {
+        let Some(n) = journal.node_mut(&mut state.status.nodes, &mut state.status.memo, &id) else {
             continue;
         };
         let outputs = n.outputs.get_or_insert_with(Outputs::default);
@@ -553,6 +587,7 @@ fn set_outputs(
 /// reconcile runs them again; the nodes above them go back to Running.
 fn retry_failed(
     state: &mut RunState,
+    journal: &mut Journal,
     restart_successful: bool,
     filter: Option<&str>,
 ) -> Result<(), EngineError> {
@@ -634,6 +669,8 @@ fn retry_failed(
     {
         reset.insert(root.id.clone());
     }
+    // The retry rewrites the tree: the journal keeps all of it.
+    journal.touch_all(&state.status.nodes, &mut state.status.memo);
     for id in &delete {
         state.status.nodes.remove(id);
     }

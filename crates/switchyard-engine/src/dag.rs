@@ -2,14 +2,17 @@
 //! (`dependencies` and enhanced `depends`), Omitted tasks, `dag.target`, `failFast`, loops as
 //! TaskGroups, and the outputs of the DAG.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use switchyard_expr::govaluate::evaluate_when;
 use switchyard_model::logic::BoolExpr;
-use switchyard_model::workflow::{DagTask, Inputs, Template, TemplateCall};
+use switchyard_model::workflow::{DagTask, Inputs, Template, TemplateCall, TemplateKind};
 
 use crate::exec::{ExecErr, Op, Opts};
-use crate::resolve::{Call, Scope};
+use crate::exec::{header_has_tags, inputs_have_tags};
+use crate::memo::Facts;
+use crate::resolve::{self, Call, Scope};
 use crate::state::{Node, NodePhase, NodeType};
 use crate::steps::{Resolved, continues_on};
 use crate::vars::{self, Vars};
@@ -37,15 +40,19 @@ const RESULTS: &[&str] = &[
     "AllFailed",
 ];
 
-/// The dependencies of a task, in order of first mention, and its logic.
-fn task_logic(task: &DagTask, tasks: &[DagTask]) -> Result<(Vec<String>, Logic), String> {
+/// The dependencies of a task, in order of first mention, and its logic; `is_task` tells the
+/// names of the DAG's tasks.
+fn task_logic(
+    task: &DagTask,
+    is_task: &dyn Fn(&str) -> bool,
+) -> Result<(Vec<String>, Logic), String> {
     if task.uses_depends() {
         let text = task.depends.as_deref().unwrap_or("");
         let expr = BoolExpr::parse(text)
             .map_err(|e| format!("task `{}`: invalid depends `{text}`: {e}", task.name))?;
         let mut deps: Vec<String> = Vec::new();
         for (name, result, _) in expr.operands() {
-            if !tasks.iter().any(|t| t.name == name) {
+            if !is_task(name) {
                 return Err(format!(
                     "task `{}` depends on `{name}`, which is not a task of this DAG",
                     task.name
@@ -67,7 +74,7 @@ fn task_logic(task: &DagTask, tasks: &[DagTask]) -> Result<(Vec<String>, Logic),
     }
     let mut deps: Vec<String> = Vec::new();
     for d in &task.dependencies {
-        if !tasks.iter().any(|t| &t.name == d) {
+        if !is_task(d) {
             return Err(format!(
                 "task `{}` depends on `{d}`, which is not a task of this DAG",
                 task.name
@@ -80,43 +87,264 @@ fn task_logic(task: &DagTask, tasks: &[DagTask]) -> Result<(Vec<String>, Logic),
     Ok((deps.clone(), Logic::All(deps)))
 }
 
+/// A DAG's tasks, compiled once: names, dependencies and how each task decides to run.
+///
+/// Tasks are named by a *slot*: the index of their name among the distinct names, in order of
+/// first appearance. Where a name is used twice (the loader refuses it; a stored run may not
+/// have been loaded), a lookup by name finds the first task, and its dependencies are the
+/// last one's, as a map by name keeps them.
+#[derive(Debug)]
+pub(crate) struct CompiledDag {
+    names: Vec<String>,
+    slot_of: HashMap<String, usize>,
+    /// The index in the template's task list of the first task of each slot.
+    first: Vec<usize>,
+    /// Each slot's dependencies (slots, in order of first mention) and logic.
+    deps: Vec<Vec<usize>>,
+    logic: Vec<Logic>,
+    /// The slots no task depends on, by name.
+    leaves: Vec<usize>,
+    /// The slots that depend on each slot.
+    dependents: Vec<Vec<usize>>,
+    /// Whether the DAG is simple enough to be followed incrementally (see [`DagRun`]), and
+    /// which of its tasks are fixed: resolving them reads no variable.
+    simple: bool,
+    fixed: Vec<bool>,
+}
+
+impl CompiledDag {
+    /// Compiles `tasks`; the first task whose dependencies are invalid is the error.
+    pub(crate) fn new(tasks: &[DagTask]) -> Result<CompiledDag, String> {
+        let mut names: Vec<String> = Vec::new();
+        let mut slot_of: HashMap<String, usize> = HashMap::new();
+        let mut first = Vec::new();
+        for (i, t) in tasks.iter().enumerate() {
+            if !slot_of.contains_key(&t.name) {
+                slot_of.insert(t.name.clone(), names.len());
+                names.push(t.name.clone());
+                first.push(i);
+            }
+        }
+        let mut deps = vec![Vec::new(); names.len()];
+        let mut logic = vec![Logic::None; names.len()];
+        for task in tasks {
+            let (d, l) = task_logic(task, &|name| slot_of.contains_key(name))?;
+            let slot = slot_of[&task.name];
+            deps[slot] = d.iter().map(|name| slot_of[name]).collect();
+            logic[slot] = l;
+        }
+        let mut depended = vec![false; names.len()];
+        for d in deps.iter().flatten() {
+            depended[*d] = true;
+        }
+        let mut leaves: Vec<usize> = (0..names.len()).filter(|s| !depended[*s]).collect();
+        leaves.sort_by(|a, b| names[*a].cmp(&names[*b]));
+        let mut dependents = vec![Vec::new(); names.len()];
+        for (slot, ds) in deps.iter().enumerate() {
+            for d in ds {
+                dependents[*d].push(slot);
+            }
+        }
+        Ok(CompiledDag {
+            names,
+            slot_of,
+            first,
+            deps,
+            logic,
+            leaves,
+            dependents,
+            simple: false,
+            fixed: Vec::new(),
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    fn slot(&self, name: &str) -> Option<usize> {
+        self.slot_of.get(name).copied()
+    }
+
+    /// Every slot `slot` depends on, directly or not, in the order the scope of a task adds
+    /// them (a depth-first walk from its last dependency).
+    fn ancestors(&self, slot: usize) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut seen = vec![false; self.names.len()];
+        let mut stack: Vec<usize> = self.deps[slot].clone();
+        while let Some(t) = stack.pop() {
+            if seen[t] {
+                continue;
+            }
+            seen[t] = true;
+            stack.extend_from_slice(&self.deps[t]);
+            out.push(t);
+        }
+        out
+    }
+}
+
 /// What one pass over a DAG knows.
-struct DagCtx {
+struct DagCtx<'t> {
     name: String,
     id: String,
-    tasks: Vec<DagTask>,
-    deps: BTreeMap<String, Vec<String>>,
-    logic: BTreeMap<String, Logic>,
-    visited: BTreeSet<String>,
+    tasks: &'t [DagTask],
+    dag: &'t CompiledDag,
+    visited: Vec<bool>,
     inner_scope: Scope,
-    inputs: Inputs,
+    inputs: &'t Inputs,
     fail_fast_tmpl: bool,
     parallelism: Option<i64>,
     on_exit: bool,
 }
 
-impl DagCtx {
-    fn task(&self, name: &str) -> Option<&DagTask> {
-        self.tasks.iter().find(|t| t.name == name)
+impl<'t> DagCtx<'t> {
+    /// The (first) task of a slot.
+    fn task(&self, slot: usize) -> &'t DagTask {
+        &self.tasks[self.dag.first[slot]]
     }
 
-    fn task_node_name(&self, task: &str) -> String {
-        format!("{}.{task}", self.name)
+    fn task_name(&self, slot: usize) -> &'t str {
+        &self.dag.names[slot]
     }
 
-    /// Every task `task` depends on, directly or not.
-    fn ancestors(&self, task: &str) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        let mut stack: Vec<String> = self.deps.get(task).cloned().unwrap_or_default();
-        while let Some(t) = stack.pop() {
-            if out.contains(&t) {
-                continue;
-            }
-            stack.extend(self.deps.get(&t).cloned().unwrap_or_default());
-            out.push(t);
+    fn task_node_name(&self, slot: usize) -> String {
+        format!("{}.{}", self.name, self.dag.names[slot])
+    }
+}
+
+/// Where a task of a simple DAG stands, from its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskState {
+    /// No node yet.
+    Waiting,
+    /// A node that is not fulfilled.
+    Active,
+    /// A fulfilled node.
+    Settled,
+}
+
+/// A simple DAG followed from one command to the next, so that a pass looks only at the tasks
+/// that can move instead of walking the whole DAG.
+///
+/// A DAG is simple when no task has a loop, hooks or an exit handler, and every task calls,
+/// by a name or reference without `{{...}}` tags, a container or script template without
+/// retries, and the run was never retried. A task is *fixed* when, besides, nothing in it
+/// (arguments, `when`) nor in its template's header and inputs holds a tag: it then resolves
+/// the same on every pass. In the walk Argo makes from the targets (`executeDAGTask`, depth
+/// first, each task after its dependencies), which only acts after a task's dependencies:
+/// - a task whose node is fulfilled does nothing;
+/// - a fixed task whose node runs does nothing (it resolves as when it started, and its node
+///   exists); another one resolves again (what it reads may have changed);
+/// - a task without a node whose dependencies are not all fulfilled does nothing;
+/// - a task without a node whose dependencies are fulfilled is *ready*: it starts, or is
+///   omitted, skipped or errored, or a parallelism limit holds it back. A fixed task held
+///   back a second time does nothing at all, since everything before the limit is the same.
+///
+/// So a pass only needs the ready tasks and the running tasks that are not fixed, in the
+/// order the walk reaches them (its post-order, computed once), skipping the fixed tasks
+/// already held back while the limit is reached. Tasks that become ready during the pass
+/// further in that order are reached in the same pass, as in the walk. A DAG is running while
+/// one of its tasks has a node that is not fulfilled: every task node hangs under the DAG or
+/// under its dependencies' nodes, so Argo's assessment reaches it.
+#[derive(Debug)]
+pub(crate) struct DagRun {
+    /// The template and `dag.target` this was made for.
+    key: ((Option<String>, String), Option<String>),
+    /// The index epoch this was made in (its node numbers are that index's).
+    epoch: u64,
+    compiled: Arc<CompiledDag>,
+    /// The index number of each slot's task node.
+    numbers: Vec<u32>,
+    /// Each slot's position in the walk's post-order (`u32::MAX`: the walk never reaches it).
+    rank: Vec<u32>,
+    /// The slot at each position.
+    order: Vec<usize>,
+    state: Vec<TaskState>,
+    /// Dependencies not yet settled.
+    waiting_on: Vec<u32>,
+    /// Whether each task was looked at while ready.
+    seen: Vec<bool>,
+    /// By position: ready tasks never looked at; fixed ready tasks held back before; tasks
+    /// to look at on every pass (ready or running, not fixed).
+    fresh: BTreeSet<u32>,
+    held: BTreeSet<u32>,
+    again: BTreeSet<u32>,
+    /// Tasks with an active node.
+    active: usize,
+}
+
+impl DagRun {
+    fn state_of(facts: Option<Facts>) -> TaskState {
+        match facts {
+            None => TaskState::Waiting,
+            Some(f) if f.phase.fulfilled() => TaskState::Settled,
+            Some(_) => TaskState::Active,
         }
-        out
     }
+
+    fn ready(&self, slot: usize) -> bool {
+        self.state[slot] == TaskState::Waiting
+            && self.waiting_on[slot] == 0
+            && self.rank[slot] != u32::MAX
+    }
+
+    /// Puts a task in the set it belongs to now (see the fields).
+    fn place(&mut self, slot: usize) {
+        let rank = self.rank[slot];
+        self.fresh.remove(&rank);
+        self.held.remove(&rank);
+        self.again.remove(&rank);
+        let fixed = self.compiled.fixed[slot];
+        let set = match self.state[slot] {
+            TaskState::Waiting if !self.ready(slot) => return,
+            TaskState::Waiting if !self.seen[slot] => &mut self.fresh,
+            TaskState::Waiting if fixed => &mut self.held,
+            TaskState::Active if !fixed && rank != u32::MAX => &mut self.again,
+            TaskState::Waiting => &mut self.again,
+            _ => return,
+        };
+        set.insert(rank);
+    }
+
+    /// Slot `slot`'s node is now `new`. `false` when that cannot happen (a node went back):
+    /// the run must be made again.
+    fn moved(&mut self, slot: usize, new: TaskState) -> bool {
+        let old = self.state[slot];
+        if old == new {
+            return true;
+        }
+        match (old, new) {
+            (TaskState::Waiting, TaskState::Active) => self.active += 1,
+            (TaskState::Waiting, TaskState::Settled) => {}
+            (TaskState::Active, TaskState::Settled) => self.active -= 1,
+            _ => return false,
+        }
+        self.state[slot] = new;
+        self.place(slot);
+        if new == TaskState::Settled {
+            let compiled = self.compiled.clone();
+            for &d in &compiled.dependents[slot] {
+                self.waiting_on[d] = self.waiting_on[d].saturating_sub(1);
+                self.place(d);
+            }
+        }
+        true
+    }
+}
+
+/// Whether a task has lifecycle hooks other than `exit` (only those need its scope before it
+/// runs).
+fn has_expression_hooks(task: &DagTask) -> bool {
+    task.hooks
+        .keys()
+        .any(|k| k != switchyard_model::workflow::EXIT_HOOK)
+}
+
+/// Whether resolving a step or task can read any variable: only a `{{...}}` tag can,
+/// anywhere in it (its arguments, loop, `when`, an inline template).
+pub(crate) fn needs_scope<T: serde::Serialize>(call: &T) -> bool {
+    resolve::has_tags(call)
 }
 
 impl Op<'_> {
@@ -148,27 +376,39 @@ impl Op<'_> {
         let Some(dag) = &tmpl.dag else {
             return Err(format!("template `{}` has no dag", tmpl.name()));
         };
-        let mut deps = BTreeMap::new();
-        let mut logic = BTreeMap::new();
-        for task in &dag.tasks {
-            let (d, l) = task_logic(task, &dag.tasks)?;
-            deps.insert(task.name.clone(), d);
-            logic.insert(task.name.clone(), l);
-        }
+        // A template found by name is the same template every time: its compiled tasks are
+        // kept (an inline one is compiled on each pass).
+        let key = call.template_key(inner_scope);
+        let compiled = match key.as_ref().and_then(|k| self.compiled_dag(k)) {
+            Some(c) => c,
+            None => {
+                let mut c = CompiledDag::new(&dag.tasks)?;
+                if key.is_some()
+                    && let Some(fixed) = self.simple_dag(&dag.tasks, &c, inner_scope)
+                {
+                    c.simple = true;
+                    c.fixed = fixed;
+                }
+                let c = Arc::new(c);
+                if let Some(k) = &key {
+                    self.keep_compiled_dag(k.clone(), c.clone());
+                }
+                c
+            }
+        };
         let mut ctx = DagCtx {
             name: name.to_string(),
             id: id.clone(),
-            tasks: dag.tasks.clone(),
-            deps,
-            logic,
-            visited: BTreeSet::new(),
+            tasks: &dag.tasks,
+            dag: &compiled,
+            visited: vec![false; compiled.len()],
             inner_scope: inner_scope.clone(),
-            inputs: inputs.clone(),
+            inputs,
             fail_fast_tmpl: tmpl.fail_fast == Some(true),
             parallelism: tmpl.parallelism,
             on_exit: opts.on_exit,
         };
-        let targets: Vec<String> = match dag
+        let targets: Vec<usize> = match dag
             .target
             .as_deref()
             .map(str::trim)
@@ -177,59 +417,64 @@ impl Op<'_> {
             Some(t) => t
                 .split(' ')
                 .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-            None => {
-                let depended: BTreeSet<&String> = ctx.deps.values().flatten().collect();
-                let mut leaves: Vec<String> = dag
-                    .tasks
-                    .iter()
-                    .map(|t| t.name.clone())
-                    .filter(|n| !depended.contains(n))
-                    .collect();
-                leaves.sort();
-                leaves.dedup();
-                leaves
-            }
+                .map(|t| {
+                    compiled
+                        .slot(t)
+                        .ok_or_else(|| format!("target `{t}` is not a task of this DAG"))
+                })
+                .collect::<Result<_, _>>()?,
+            None => compiled.leaves.clone(),
         };
-        for t in &targets {
-            if ctx.task(t).is_none() {
-                return Err(format!("target `{t}` is not a task of this DAG"));
-            }
-        }
         let mut exit_done = true;
-        for t in &targets {
-            self.execute_dag_task(&mut ctx, t)?;
-            let task_node_name = ctx.task_node_name(t);
-            if let Some(node) = self.node_named(&task_node_name).cloned() {
-                let scope_vars = self.task_scope(&ctx, t);
-                let hooks = ctx
-                    .task(t)
-                    .map(|task| task.hooks.clone())
-                    .unwrap_or_default();
-                self.run_lifecycle_hooks(
-                    &hooks,
-                    &node,
-                    &ctx.id,
-                    &ctx.inner_scope,
-                    "tasks",
-                    t,
-                    &scope_vars,
-                    ctx.on_exit,
-                )?;
-                if node.phase.completed()
-                    && let Some(exit) = self.node_named(&format!("{}.onExit", node.name))
-                    && !exit.fulfilled()
-                {
-                    exit_done = false;
+        // Tasks with an active node, when the DAG is followed incrementally.
+        let mut active = None;
+        match key {
+            Some(key) if compiled.simple && self.generation == 0 => {
+                let run_key = (key, dag.target.clone());
+                active = Some(self.run_simple_dag(&mut ctx, &compiled, run_key, &targets)?);
+            }
+            _ => {
+                for &t in &targets {
+                    self.execute_dag_task(&mut ctx, t)?;
+                    let task_node_name = ctx.task_node_name(t);
+                    let Some(node) = self.node_named(&task_node_name) else {
+                        continue;
+                    };
+                    let completed = node.phase.completed();
+                    let exit_name = format!("{}.onExit", node.name);
+                    let task = ctx.task(t);
+                    if has_expression_hooks(task) {
+                        let node = node.clone();
+                        let scope_vars = self.task_scope(&ctx, t);
+                        self.run_lifecycle_hooks(
+                            &task.hooks,
+                            &node,
+                            &ctx.id,
+                            &ctx.inner_scope,
+                            "tasks",
+                            ctx.task_name(t),
+                            &scope_vars,
+                            ctx.on_exit,
+                        )?;
+                    }
+                    if completed
+                        && let Some(exit) = self.node_named(&exit_name)
+                        && !exit.fulfilled()
+                    {
+                        exit_done = false;
+                    }
                 }
             }
         }
-        let shutdown = self.st.shutdown.is_some()
+        let shutdown = self.shutdown.is_some()
             && exit_done
             && !ctx.on_exit
             && !self.has_live_steps_under(&ctx.id);
-        let phase = self.assess_dag(&ctx, &targets, shutdown, dag.fail_fast != Some(false));
+        let phase = match active {
+            // Argo's assessment would reach the active task node and stop there.
+            Some(n) if n > 0 && !shutdown => NodePhase::Running,
+            _ => self.assess_dag(&ctx, &targets, shutdown, dag.fail_fast != Some(false)),
+        };
         match phase {
             NodePhase::Running => return Ok(()),
             NodePhase::Failed | NodePhase::Error => {
@@ -241,19 +486,17 @@ impl Op<'_> {
         }
         let mut scope_vars = self.globals.clone();
         vars::input_vars(Some(inputs), &mut scope_vars);
-        for task in &ctx.tasks {
-            let Some(node) = self.node_named(&ctx.task_node_name(&task.name)).cloned() else {
+        for task in ctx.tasks {
+            let Some(node) = self
+                .node_named(&format!("{}.{}", ctx.name, task.name))
+                .cloned()
+            else {
                 continue;
             };
             if node.node_type == NodeType::TaskGroup {
-                let children: Vec<Node> = node
-                    .children
-                    .iter()
-                    .filter_map(|c| self.node(c))
-                    .cloned()
-                    .collect();
-                let refs: Vec<&Node> = children.iter().collect();
-                vars::aggregate_vars("tasks", &task.name, &refs, &mut scope_vars);
+                let children: Vec<&Node> =
+                    node.children.iter().filter_map(|c| self.node(c)).collect();
+                vars::aggregate_vars("tasks", &task.name, &children, &mut scope_vars);
             }
             self.add_call_vars("tasks", &task.name, &node, &mut scope_vars);
             self.add_skipped_outputs(
@@ -285,9 +528,9 @@ impl Op<'_> {
         Ok(())
     }
 
-    fn update_dag_outbound(&mut self, ctx: &DagCtx, targets: &[String]) {
+    fn update_dag_outbound(&mut self, ctx: &DagCtx<'_>, targets: &[usize]) {
         let mut outbound = Vec::new();
-        for t in targets {
+        for &t in targets {
             if let Some(n) = self.node_named(&ctx.task_node_name(t)) {
                 let id = n.id.clone();
                 outbound.extend(self.outbound_nodes(&id));
@@ -298,67 +541,291 @@ impl Op<'_> {
         }
     }
 
+    /// One pass over a simple DAG (see [`DagRun`]): the ready tasks, in the order of the walk.
+    /// Returns how many tasks have an active node.
+    fn run_simple_dag(
+        &mut self,
+        ctx: &mut DagCtx<'_>,
+        compiled: &Arc<CompiledDag>,
+        key: ((Option<String>, String), Option<String>),
+        targets: &[usize],
+    ) -> Result<usize, String> {
+        let number = self.index().number(&ctx.id);
+        let epoch = self.index().epoch;
+        // The run is taken out of the index while tasks execute, and put back after.
+        let kept = self.index().dags.remove(&number);
+        let mut run = match kept {
+            Some(run) if run.key == key && run.epoch == epoch => run,
+            _ => self.new_dag_run(ctx, compiled, key.clone(), targets, number),
+        };
+        let mut position = 0u32;
+        let result = loop {
+            if !self.refresh_dag_run(&mut run, number) {
+                run = self.new_dag_run(ctx, compiled, key.clone(), targets, number);
+            }
+            let held = if self.dag_saturated(ctx) {
+                None
+            } else {
+                run.held.range(position..).next().copied()
+            };
+            let next = [
+                run.fresh.range(position..).next().copied(),
+                run.again.range(position..).next().copied(),
+                held,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(next) = next else {
+                break Ok(());
+            };
+            position = next + 1;
+            let slot = run.order[next as usize];
+            if let Err(e) = self.execute_dag_task(ctx, slot) {
+                break Err(e);
+            }
+            // Looked at while ready: if it is still without a node, a limit held it back
+            // (the next refresh sees a node it got).
+            if !run.seen[slot] {
+                run.seen[slot] = true;
+                run.place(slot);
+            }
+        };
+        if !self.refresh_dag_run(&mut run, number) {
+            run = self.new_dag_run(ctx, compiled, key, targets, number);
+        }
+        let active = run.active;
+        self.index().dags.insert(number, run);
+        result.map(|()| active)
+    }
+
+    /// Brings a simple DAG's run up to date with the task nodes that changed; `false` when it
+    /// must be made again.
+    fn refresh_dag_run(&mut self, run: &mut DagRun, number: u32) -> bool {
+        let index = self.index();
+        if index.epoch != run.epoch {
+            return false;
+        }
+        let Some(stale) = index.stale.remove(&number) else {
+            return true;
+        };
+        for slot in stale {
+            let facts = index.entries[run.numbers[slot as usize] as usize].facts;
+            if !run.moved(slot as usize, DagRun::state_of(facts)) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Makes the run of a simple DAG from its nodes.
+    fn new_dag_run(
+        &mut self,
+        ctx: &DagCtx<'_>,
+        compiled: &Arc<CompiledDag>,
+        key: ((Option<String>, String), Option<String>),
+        targets: &[usize],
+        number: u32,
+    ) -> DagRun {
+        let n = compiled.len();
+        let ids: Vec<String> = (0..n).map(|s| self.id_of(&ctx.task_node_name(s))).collect();
+        let index = self.index();
+        let mut numbers = Vec::with_capacity(n);
+        for (slot, id) in ids.iter().enumerate() {
+            let k = index.number(id);
+            index.entries[k as usize].owner = Some((number, slot as u32));
+            numbers.push(k);
+        }
+        index.stale.remove(&number);
+        let state: Vec<TaskState> = numbers
+            .iter()
+            .map(|k| DagRun::state_of(index.entries[*k as usize].facts))
+            .collect();
+        // The post-order of the walk from the targets (`executeDAGTask` recursing into the
+        // dependencies first).
+        let mut rank = vec![u32::MAX; n];
+        let mut order = Vec::with_capacity(n);
+        let mut seen = vec![false; n];
+        for &t in targets {
+            if seen[t] {
+                continue;
+            }
+            seen[t] = true;
+            let mut stack: Vec<(usize, usize)> = vec![(t, 0)];
+            while let Some((slot, next)) = stack.last_mut() {
+                if let Some(&d) = compiled.deps[*slot].get(*next) {
+                    *next += 1;
+                    if !seen[d] {
+                        seen[d] = true;
+                        stack.push((d, 0));
+                    }
+                } else {
+                    rank[*slot] = u32::try_from(order.len()).unwrap_or(u32::MAX);
+                    order.push(*slot);
+                    stack.pop();
+                }
+            }
+        }
+        let waiting_on: Vec<u32> = (0..n)
+            .map(|s| {
+                let open = compiled.deps[s]
+                    .iter()
+                    .filter(|d| state[**d] != TaskState::Settled)
+                    .count();
+                u32::try_from(open).unwrap_or(u32::MAX)
+            })
+            .collect();
+        let mut run = DagRun {
+            key,
+            epoch: index.epoch,
+            compiled: compiled.clone(),
+            numbers,
+            rank,
+            order,
+            active: state.iter().filter(|s| **s == TaskState::Active).count(),
+            state,
+            waiting_on,
+            seen: vec![false; n],
+            fresh: BTreeSet::new(),
+            held: BTreeSet::new(),
+            again: BTreeSet::new(),
+        };
+        for slot in 0..n {
+            run.place(slot);
+        }
+        run
+    }
+
+    /// Whether a parallelism limit holds a new task of this DAG back without doing anything
+    /// else (Argo's `checkParallelism` for a node that does not exist yet).
+    fn dag_saturated(&mut self, ctx: &DagCtx<'_>) -> bool {
+        if let Some(p) = self.run.spec.parallelism.filter(|p| *p > 0)
+            && self.active_pods(None) >= p
+        {
+            return true;
+        }
+        if ctx.fail_fast_tmpl && self.unsuccessful_children(&ctx.id) > 0 {
+            // With no active pod, failFast fails the DAG instead: that is not "nothing".
+            return self.active_pods(Some(&ctx.id)) > 0;
+        }
+        ctx.parallelism
+            .filter(|p| *p > 0)
+            .is_some_and(|p| self.active_children(&ctx.id) >= p)
+    }
+
+    /// Whether a DAG is simple (see [`DagRun`]), given where its tasks find their templates,
+    /// and which of its tasks are fixed.
+    fn simple_dag(
+        &self,
+        tasks: &[DagTask],
+        compiled: &CompiledDag,
+        inner_scope: &Scope,
+    ) -> Option<Vec<bool>> {
+        let run = self.run;
+        if compiled.len() != tasks.len() || run.spec.retry_strategy.is_some() {
+            return None;
+        }
+        let mut fixed = vec![false; compiled.len()];
+        for t in tasks {
+            let plain_call = t.hooks.is_empty()
+                && t.exit_hook(&run.spec.arguments).is_none()
+                && t.with_items.is_empty()
+                && t.with_param.is_none()
+                && t.with_sequence.is_none()
+                && !needs_scope(&(&t.template, &t.template_ref))
+                && compiled.slot(&format!("{}.onExit", t.name)).is_none();
+            if !plain_call {
+                return None;
+            }
+            let (_, tmpl) =
+                resolve::resolve(run.spec, run.library, inner_scope, &Call::of_task(t)).ok()?;
+            let tmpl = resolve::apply_defaults(run.spec.template_defaults.as_deref(), tmpl);
+            let leaf = matches!(
+                tmpl.kind(),
+                Some(TemplateKind::Container | TemplateKind::Script)
+            ) && tmpl.retry_strategy.is_none();
+            if !leaf {
+                return None;
+            }
+            fixed[compiled.slot(&t.name)?] =
+                !needs_scope(t) && !header_has_tags(&tmpl) && !inputs_have_tags(&tmpl);
+        }
+        Some(fixed)
+    }
+
     /// The variables a task sees: the DAG's inputs and everything its ancestors expose.
-    fn task_scope(&self, ctx: &DagCtx, task: &str) -> Vars {
+    fn task_scope(&mut self, ctx: &DagCtx<'_>, slot: usize) -> Vars {
+        self.stats().scopes += 1;
         let mut v = self.globals.clone();
-        vars::input_vars(Some(&ctx.inputs), &mut v);
-        for ancestor in ctx.ancestors(task) {
-            let Some(node) = self.node_named(&ctx.task_node_name(&ancestor)).cloned() else {
+        vars::input_vars(Some(ctx.inputs), &mut v);
+        let dag = self.index().number(&ctx.id);
+        for ancestor in ctx.dag.ancestors(slot) {
+            // What a fulfilled task exposes no longer changes (until a retry, which makes a
+            // new index): it is made once and shared by the scopes of every later task.
+            let key = (dag, ancestor as u32);
+            if let Some(part) = self.index().scope_parts.get(&key) {
+                let part = part.clone();
+                v.push_layer(part);
+                continue;
+            }
+            let Some(node) = self.node_named(&ctx.task_node_name(ancestor)) else {
                 continue;
             };
+            let name = ctx.task_name(ancestor);
+            let mut part = Vars::new();
             if node.node_type == NodeType::TaskGroup {
                 let prefix = format!("{}(", node.name);
-                let iterations: Vec<Node> = self
-                    .st
-                    .status
-                    .nodes
+                let iterations: Vec<&Node> = self
+                    .nodes()
                     .values()
                     .filter(|n| {
                         n.boundary_id.as_deref() == Some(ctx.id.as_str())
                             && n.name.starts_with(&prefix)
                     })
-                    .cloned()
                     .collect();
-                let refs: Vec<&Node> = iterations.iter().collect();
-                vars::aggregate_vars("tasks", &ancestor, &refs, &mut v);
+                vars::aggregate_vars("tasks", name, &iterations, &mut part);
             }
-            self.add_call_vars("tasks", &ancestor, &node, &mut v);
-            if let Some(t) = ctx.task(&ancestor) {
-                self.add_skipped_outputs(
-                    "tasks",
-                    &ancestor,
-                    &node,
-                    &Call::of_task(t),
-                    &ctx.inner_scope,
-                    &mut v,
-                );
+            self.add_call_vars("tasks", name, node, &mut part);
+            self.add_skipped_outputs(
+                "tasks",
+                name,
+                node,
+                &Call::of_task(ctx.task(ancestor)),
+                &ctx.inner_scope,
+                &mut part,
+            );
+            let fulfilled = node.fulfilled();
+            let part = part.into_layer();
+            if fulfilled {
+                self.index().scope_parts.insert(key, part.clone());
             }
+            v.push_layer(part);
         }
         v
     }
 
     /// Evaluates a task's dependencies: `None` while one is not done, else whether it runs.
-    fn evaluate_depends(&self, ctx: &DagCtx, task: &str) -> Option<bool> {
-        let deps = ctx.deps.get(task).cloned().unwrap_or_default();
-        let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
-        for d in &deps {
+    fn evaluate_depends(&self, ctx: &DagCtx<'_>, slot: usize) -> Option<bool> {
+        let deps = &ctx.dag.deps[slot];
+        let mut nodes: Vec<(usize, &Node)> = Vec::with_capacity(deps.len());
+        for &d in deps {
             let node = self.node_named(&ctx.task_node_name(d))?;
             if !node.fulfilled() || !self.hooks_fulfilled(node) {
                 return None;
             }
-            nodes.insert(d.clone(), node.clone());
+            nodes.push((d, node));
         }
         let satisfied = |name: &str, result: Option<&str>| -> bool {
-            let Some(node) = nodes.get(name) else {
+            let Some(slot) = ctx.dag.slot(name) else {
+                return false;
+            };
+            let Some((_, node)) = nodes.iter().find(|(d, _)| *d == slot) else {
                 return false;
             };
             let phase = node.phase;
             match result {
                 None => {
-                    let continue_on = ctx
-                        .task(name)
-                        .map(TemplateCall::continue_on)
-                        .unwrap_or_default();
+                    let continue_on = ctx.task(slot).continue_on();
                     matches!(phase, NodePhase::Succeeded | NodePhase::Skipped)
                         || continues_on(continue_on, phase)
                 }
@@ -386,8 +853,7 @@ impl Op<'_> {
                 _ => false,
             }
         };
-        let logic = ctx.logic.get(task).cloned().unwrap_or(Logic::None);
-        Some(match logic {
+        Some(match &ctx.dag.logic[slot] {
             Logic::None => true,
             Logic::All(list) => list.iter().all(|d| satisfied(d, None)),
             Logic::Expr(expr) => expr.eval(&mut |name, result| satisfied(name, result)),
@@ -403,19 +869,32 @@ impl Op<'_> {
     }
 
     /// Executes a task after its dependencies (Argo's `executeDAGTask`).
-    fn execute_dag_task(&mut self, ctx: &mut DagCtx, task_name: &str) -> Result<(), String> {
-        if !ctx.visited.insert(task_name.to_string()) {
+    fn execute_dag_task(&mut self, ctx: &mut DagCtx<'_>, slot: usize) -> Result<(), String> {
+        if ctx.visited[slot] {
             return Ok(());
         }
-        let Some(task) = ctx.task(task_name).cloned() else {
-            return Err(format!("target `{task_name}` is not a task of this DAG"));
+        self.stats().dag_tasks += 1;
+        ctx.visited[slot] = true;
+        let task = ctx.task(slot);
+        let task_name = ctx.task_name(slot);
+        let node_name = ctx.task_node_name(slot);
+        // What the task's node was when the task was reached; whole when hooks or a task
+        // group need it.
+        let existing = self
+            .node_named(&node_name)
+            .map(|n| (n.phase, n.node_type == NodeType::TaskGroup));
+        let exit_hook = task.exit_hook(&self.run.spec.arguments);
+        let snapshot = match existing {
+            Some((_, group)) if group || has_expression_hooks(task) || exit_hook.is_some() => {
+                self.node_named(&node_name).cloned()
+            }
+            _ => None,
         };
-        let node_name = ctx.task_node_name(task_name);
-        let existing = self.node_named(&node_name).cloned();
-        if let Some(node) = &existing
+        if let Some(node) = &snapshot
             && (node.fulfilled() || node.phase == NodePhase::Running)
+            && has_expression_hooks(task)
         {
-            let scope_vars = self.task_scope(ctx, task_name);
+            let scope_vars = self.task_scope(ctx, slot);
             let done = self.run_lifecycle_hooks(
                 &task.hooks,
                 node,
@@ -430,14 +909,15 @@ impl Op<'_> {
                 return Ok(());
             }
         }
-        if let Some(node) = &existing
-            && node.fulfilled()
+        if let Some((phase, _)) = existing
+            && phase.fulfilled()
         {
-            if node.phase.completed() {
-                let scope_vars = self.task_scope(ctx, task_name);
-                let hook = task.exit_hook(&self.st.spec.arguments);
+            if phase.completed()
+                && let (Some(hook), Some(node)) = (&exit_hook, &snapshot)
+            {
+                let scope_vars = self.task_scope(ctx, slot);
                 self.run_on_exit(
-                    hook.as_ref(),
+                    Some(hook),
                     node,
                     &ctx.id,
                     &ctx.inner_scope,
@@ -448,20 +928,17 @@ impl Op<'_> {
             }
             return Ok(());
         }
-        let deps = ctx.deps.get(task_name).cloned().unwrap_or_default();
-        let task_group = existing
-            .clone()
-            .filter(|n| n.node_type == NodeType::TaskGroup);
+        let task_group = snapshot.filter(|n| n.node_type == NodeType::TaskGroup);
         let node_opts = Opts {
             boundary: Some(ctx.id.clone()),
             on_exit: ctx.on_exit,
             ..Opts::default()
         };
-        if !deps.is_empty() {
-            for d in &deps {
-                self.execute_dag_task(ctx, d)?;
+        if !ctx.dag.deps[slot].is_empty() {
+            for i in 0..ctx.dag.deps[slot].len() {
+                self.execute_dag_task(ctx, ctx.dag.deps[slot][i])?;
             }
-            match self.evaluate_depends(ctx, task_name) {
+            match self.evaluate_depends(ctx, slot) {
                 None => return Ok(()),
                 Some(false) => {
                     if existing.is_none() {
@@ -469,20 +946,26 @@ impl Op<'_> {
                             &node_name,
                             NodeType::Skipped,
                             NodePhase::Omitted,
-                            Some(&Call::of_task(&task)),
+                            Some(&Call::of_task(task)),
                             &ctx.inner_scope,
                             &node_opts,
                             Some("omitted: depends condition not met".into()),
                         );
-                        self.connect_task(ctx, task_name, &node_name, task_group.as_ref());
+                        self.connect_task(ctx, slot, &node_name, task_group.as_ref());
                     }
                     return Ok(());
                 }
                 Some(true) => {}
             }
         }
-        let scope_vars = self.task_scope(ctx, task_name);
-        let resolved = match self.resolve_call(&task, &ctx.inner_scope, &scope_vars) {
+        // A call without `{{` resolves the same whatever the scope: it is built only when
+        // something can read it.
+        let scope_vars = if needs_scope(task) {
+            self.task_scope(ctx, slot)
+        } else {
+            Vars::new()
+        };
+        let resolved = match self.resolve_call(task, &ctx.inner_scope, &scope_vars) {
             Ok(r) => r,
             Err(message) => {
                 if existing.is_none() {
@@ -490,12 +973,12 @@ impl Op<'_> {
                         &node_name,
                         NodeType::Skipped,
                         NodePhase::Error,
-                        Some(&Call::of_task(&task)),
+                        Some(&Call::of_task(task)),
                         &ctx.inner_scope,
                         &node_opts,
                         Some(message),
                     );
-                    self.connect_task(ctx, task_name, &node_name, task_group.as_ref());
+                    self.connect_task(ctx, slot, &node_name, task_group.as_ref());
                 }
                 return Ok(());
             }
@@ -519,22 +1002,22 @@ impl Op<'_> {
                         &node_name,
                         NodeType::Skipped,
                         NodePhase::Skipped,
-                        Some(&Call::of_task(&task)),
+                        Some(&Call::of_task(task)),
                         &ctx.inner_scope,
                         &node_opts,
                         Some("Skipped, empty params".into()),
                     );
-                    self.connect_task(ctx, task_name, &node_name, None);
+                    self.connect_task(ctx, slot, &node_name, None);
                 }
                 return Ok(());
             }
             if group.is_none() {
-                self.connect_task(ctx, task_name, &node_name, None);
+                self.connect_task(ctx, slot, &node_name, None);
                 let gid = self.init_node(
                     &node_name,
                     NodeType::TaskGroup,
                     NodePhase::Running,
-                    Some(&Call::of_task(&task)),
+                    Some(&Call::of_task(task)),
                     &ctx.inner_scope,
                     &node_opts,
                     None,
@@ -543,9 +1026,9 @@ impl Op<'_> {
             }
         }
         for t in &calls {
-            let child_name = ctx.task_node_name(&t.name);
+            let child_name = format!("{}.{}", ctx.name, t.name);
             if self.node_named(&child_name).is_none() {
-                self.connect_task(ctx, task_name, &child_name, group.as_ref());
+                self.connect_task(ctx, slot, &child_name, group.as_ref());
                 let when = t.when.clone().unwrap_or_default();
                 match evaluate_when(&when) {
                     Err(e) => {
@@ -597,18 +1080,20 @@ impl Op<'_> {
                     return Ok(());
                 }
             }
-            let Some(node) = self.node_named(&child_name).cloned() else {
+            let Some(node) = self.node_named(&child_name) else {
                 return Ok(());
             };
-            if node.phase.completed() {
-                let mut v = self.task_scope(ctx, task_name);
+            if node.phase.completed()
+                && let Some(hook) = t.exit_hook(&self.run.spec.arguments)
+            {
+                let node = node.clone();
+                let mut v = self.task_scope(ctx, slot);
                 v.insert(
                     format!("tasks.{task_name}.status"),
                     node.phase.as_str().into(),
                 );
-                let hook = t.exit_hook(&self.st.spec.arguments);
                 let (has, exit) = self.run_on_exit(
-                    hook.as_ref(),
+                    Some(&hook),
                     &node,
                     &ctx.id,
                     &ctx.inner_scope,
@@ -624,7 +1109,7 @@ impl Op<'_> {
         if let Some(g) = group {
             let mut phase = NodePhase::Succeeded;
             for t in &calls {
-                match self.node_named(&ctx.task_node_name(&t.name)) {
+                match self.node_named(&format!("{}.{}", ctx.name, t.name)) {
                     Some(n) if n.fulfilled() => {
                         if n.phase.failed_or_error() {
                             phase = n.phase;
@@ -640,8 +1125,14 @@ impl Op<'_> {
 
     /// Links a task's node into the graph: under the DAG (root tasks) or its TaskGroup, or
     /// under the outbound nodes of its dependencies.
-    fn connect_task(&mut self, ctx: &DagCtx, task: &str, node_name: &str, group: Option<&Node>) {
-        let deps = ctx.deps.get(task).cloned().unwrap_or_default();
+    fn connect_task(
+        &mut self,
+        ctx: &DagCtx<'_>,
+        slot: usize,
+        node_name: &str,
+        group: Option<&Node>,
+    ) {
+        let deps = &ctx.dag.deps[slot];
         if deps.is_empty() || group.is_some() {
             match group {
                 Some(g) => {
@@ -656,11 +1147,12 @@ impl Op<'_> {
             return;
         }
         let child_id = self.id_of(node_name);
-        for d in deps {
-            let Some(dep) = self.node_named(&ctx.task_node_name(&d)).cloned() else {
+        for &d in deps {
+            let Some(dep) = self.node_named(&ctx.task_node_name(d)) else {
                 continue;
             };
-            for out in self.outbound_nodes(&dep.id) {
+            let dep_id = dep.id.clone();
+            for out in self.outbound_nodes(&dep_id) {
                 self.add_child_id(&out, &child_id);
             }
         }
@@ -669,35 +1161,40 @@ impl Op<'_> {
     /// The phase of a DAG from its tasks (Argo's `assessDAGPhase`).
     fn assess_dag(
         &self,
-        ctx: &DagCtx,
-        targets: &[String],
+        ctx: &DagCtx<'_>,
+        targets: &[usize],
         shutdown: bool,
         fail_fast: bool,
     ) -> NodePhase {
         if shutdown {
             return NodePhase::Failed;
         }
-        let target_ids: BTreeMap<String, String> = targets
+        let target_ids: Vec<String> = targets
             .iter()
-            .map(|t| (self.id_of(&ctx.task_node_name(t)), t.clone()))
+            .map(|t| self.id_of(&ctx.task_node_name(*t)))
             .collect();
-        let mut target_phases: BTreeMap<String, Option<NodePhase>> =
-            target_ids.keys().map(|id| (id.clone(), None)).collect();
+        let mut target_phases: HashMap<&str, Option<NodePhase>> =
+            target_ids.iter().map(|id| (id.as_str(), None)).collect();
         let Some(boundary) = self.node(&ctx.id) else {
             return NodePhase::Running;
         };
-        let mut queue: VecDeque<(String, NodePhase)> = VecDeque::new();
-        let mut seen: BTreeSet<(String, &'static str)> = BTreeSet::new();
-        let mut push = |queue: &mut VecDeque<(String, NodePhase)>, id: String, phase: NodePhase| {
-            if seen.insert((id.clone(), phase.as_str())) {
+        let mut queue: VecDeque<(&str, NodePhase)> = VecDeque::new();
+        let mut seen: HashSet<(&str, NodePhase)> = HashSet::new();
+        fn push<'n>(
+            queue: &mut VecDeque<(&'n str, NodePhase)>,
+            seen: &mut HashSet<(&'n str, NodePhase)>,
+            id: &'n str,
+            phase: NodePhase,
+        ) {
+            if seen.insert((id, phase)) {
                 queue.push_back((id, phase));
             }
-        };
+        }
         for c in &boundary.children {
-            push(&mut queue, c.clone(), NodePhase::Succeeded);
+            push(&mut queue, &mut seen, c, NodePhase::Succeeded);
         }
         while let Some((id, branch)) = queue.pop_front() {
-            let Some(node) = self.node(&id) else {
+            let Some(node) = self.node(id) else {
                 return NodePhase::Running;
             };
             let mut branch_phase = branch;
@@ -723,24 +1220,24 @@ impl Op<'_> {
             } else if node.phase.completed() {
                 branch_phase = node.phase;
             }
-            if let Some(previous) = target_phases.get_mut(&node.id)
+            if let Some(previous) = target_phases.get_mut(node.id.as_str())
                 && !previous.is_some_and(NodePhase::failed_or_error)
             {
                 *previous = Some(branch_phase);
             }
-            let next: Vec<String> = if node.node_type == NodeType::Retry {
-                self.retry_children_ids(node)
+            if node.node_type == NodeType::Retry {
+                for c in self.retry_children_ids(node) {
+                    push(&mut queue, &mut seen, c, branch_phase);
+                }
             } else {
-                node.children.clone()
-            };
-            for c in next {
-                push(&mut queue, c, branch_phase);
+                for c in &node.children {
+                    push(&mut queue, &mut seen, c, branch_phase);
+                }
             }
         }
         let mut result = NodePhase::Succeeded;
-        for t in targets {
-            let id = self.id_of(&ctx.task_node_name(t));
-            match target_phases.get(&id).copied().flatten() {
+        for (t, id) in targets.iter().zip(&target_ids) {
+            match target_phases.get(id.as_str()).copied().flatten() {
                 None => {
                     result = NodePhase::Running;
                     if !fail_fast {
@@ -748,11 +1245,7 @@ impl Op<'_> {
                     }
                 }
                 Some(p) if p.failed_or_error() => {
-                    let continue_on = ctx
-                        .task(t)
-                        .map(TemplateCall::continue_on)
-                        .unwrap_or_default();
-                    if continues_on(continue_on, p) {
+                    if continues_on(ctx.task(*t).continue_on(), p) {
                         continue;
                     }
                     result = p;
@@ -768,14 +1261,14 @@ impl Op<'_> {
 
     /// The nodes after a Retry node in a graph walk: its hooks, and the children of its
     /// attempts (Argo's `getRetryNodeChildrenIds`).
-    fn retry_children_ids(&self, node: &Node) -> Vec<String> {
+    fn retry_children_ids<'s>(&'s self, node: &'s Node) -> Vec<&'s str> {
         let mut out = Vec::new();
         for c in node.children.iter().rev() {
             let Some(child) = self.node(c) else { continue };
             if child.hooked() {
-                out.push(child.id.clone());
+                out.push(child.id.as_str());
             } else {
-                out.extend(child.children.iter().cloned());
+                out.extend(child.children.iter().map(String::as_str));
             }
         }
         out

@@ -7,6 +7,7 @@
 //! Everything here is a pure function of the run state and `now`: it creates and updates
 //! nodes and appends [`Action`]s; it never does I/O.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -15,13 +16,18 @@ use serde_json::Value as Json;
 use switchyard_expr::Mode;
 use switchyard_model::workflow::{
     AnyString, Arguments, Inputs, Outputs, Parameter, RetryPolicy, RetryStrategy, ShutdownStrategy,
-    Template, TemplateKind,
+    Template, TemplateKind, WorkflowSpec,
 };
 
 use crate::apply::Action;
+use crate::journal::Journal;
+use crate::memo::{Index, Memo, Stats};
 use crate::naming;
 use crate::resolve::{self, Call, Scope};
-use crate::state::{Node, NodeFlag, NodeId, NodePhase, NodeType, RunState, StepRecord};
+use crate::state::{
+    Library, Node, NodeFlag, NodeId, NodePhase, NodeType, RunState, RunStatus, Shutdown,
+    StepRecord, Timer, WorkflowPhase,
+};
 use crate::stepspec;
 use crate::vars::{self, Vars};
 
@@ -59,9 +65,44 @@ pub(crate) struct Opts {
     pub step_name: Option<(&'static str, String)>,
 }
 
-/// One reconcile pass over a run.
+/// What a run is and executes. None of it changes while the run goes on, so it is borrowed
+/// apart from the status: a template found in the spec stays borrowed while nodes change.
+#[derive(Clone, Copy)]
+pub(crate) struct Fixed<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub uid: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+    pub annotations: &'a BTreeMap<String, String>,
+    pub creation_timestamp: DateTime<Utc>,
+    pub spec: &'a WorkflowSpec,
+    pub library: &'a Library,
+    pub arguments: &'a Arguments,
+}
+
+/// One reconcile pass over a run (or one command's change to it).
 pub(crate) struct Op<'a> {
-    pub st: &'a mut RunState,
+    pub run: Fixed<'a>,
+    /// The requested shutdown and whether the workflow is suspended: commands change them,
+    /// passes only read them.
+    pub shutdown: Option<&'a Shutdown>,
+    pub suspended: bool,
+    /// `RetryFailed`s so far (part of each step id).
+    pub generation: u32,
+    /// The status of the run, other than its nodes.
+    pub phase: &'a mut WorkflowPhase,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: &'a mut Option<DateTime<Utc>>,
+    pub message: &'a mut Option<String>,
+    pub progress: &'a mut String,
+    pub outputs: &'a mut Option<Outputs>,
+    pub timers: &'a mut Vec<Timer>,
+    pub wake_at: &'a mut Option<DateTime<Utc>>,
+    /// The nodes. They change only through [`Op::node_mut`] and [`Op::init_node`], which
+    /// keep them in the journal first.
+    nodes: &'a mut BTreeMap<NodeId, Node>,
+    memo: &'a mut Memo,
+    journal: &'a mut Journal,
     pub now: DateTime<Utc>,
     pub actions: Vec<Action>,
     pub globals: Vars,
@@ -69,10 +110,65 @@ pub(crate) struct Op<'a> {
 }
 
 impl<'a> Op<'a> {
-    pub(crate) fn new(st: &'a mut RunState, now: DateTime<Utc>) -> Self {
-        let globals = vars::globals(st, now);
+    pub(crate) fn new(st: &'a mut RunState, journal: &'a mut Journal, now: DateTime<Utc>) -> Self {
+        let RunState {
+            name,
+            namespace,
+            uid,
+            labels,
+            annotations,
+            creation_timestamp,
+            spec,
+            library,
+            arguments,
+            status,
+            timers,
+            wake_at,
+            suspended,
+            shutdown,
+            generation,
+        } = st;
+        let RunStatus {
+            phase,
+            started_at,
+            finished_at,
+            message,
+            progress,
+            outputs,
+            nodes,
+            memo,
+        } = status;
+        let run = Fixed {
+            name,
+            namespace,
+            uid,
+            labels,
+            annotations,
+            creation_timestamp: *creation_timestamp,
+            spec,
+            library,
+            arguments,
+        };
+        let fixed = memo
+            .fixed_globals
+            .get_or_insert_with(|| vars::fixed_globals(run));
+        let globals = vars::globals(fixed, outputs.as_ref(), *started_at, *finished_at, now);
         Op {
-            st,
+            run,
+            shutdown: shutdown.as_ref(),
+            suspended: *suspended,
+            generation: *generation,
+            phase,
+            started_at: *started_at,
+            finished_at,
+            message,
+            progress,
+            outputs,
+            timers,
+            wake_at,
+            nodes,
+            memo,
+            journal,
             now,
             actions: Vec::new(),
             globals,
@@ -84,7 +180,18 @@ impl<'a> Op<'a> {
     pub(crate) fn refresh_globals(&mut self) {
         let status = self.globals.get("workflow.status").cloned();
         let failures = self.globals.get("workflow.failures").cloned();
-        self.globals = vars::globals(self.st, self.now);
+        let run = self.run;
+        let fixed = self
+            .memo
+            .fixed_globals
+            .get_or_insert_with(|| vars::fixed_globals(run));
+        self.globals = vars::globals(
+            fixed,
+            self.outputs.as_ref(),
+            self.started_at,
+            *self.finished_at,
+            self.now,
+        );
         if let Some(s) = status {
             self.globals.insert("workflow.status".into(), s);
         }
@@ -96,19 +203,55 @@ impl<'a> Op<'a> {
     // --- nodes ---------------------------------------------------------------------------
 
     pub(crate) fn id_of(&self, name: &str) -> NodeId {
-        naming::node_id(&self.st.name, name)
+        naming::node_id(self.run.name, name)
+    }
+
+    /// Every node, by id.
+    pub(crate) fn nodes(&self) -> &BTreeMap<NodeId, Node> {
+        self.nodes
     }
 
     pub(crate) fn node(&self, id: &str) -> Option<&Node> {
-        self.st.status.nodes.get(id)
+        self.nodes.get(id)
     }
 
     pub(crate) fn node_named(&self, name: &str) -> Option<&Node> {
-        self.st.status.nodes.get(&self.id_of(name))
+        self.nodes.get(&self.id_of(name))
     }
 
+    /// A node, to change it (it is journaled first).
     pub(crate) fn node_mut(&mut self, id: &str) -> Option<&mut Node> {
-        self.st.status.nodes.get_mut(id)
+        self.journal.node_mut(self.nodes, self.memo, id)
+    }
+
+    /// Sets a node's progress (see [`Journal::set_progress`]).
+    pub(crate) fn set_progress(&mut self, id: &str, progress: String) {
+        self.journal.set_progress(self.nodes, id, progress);
+    }
+
+    /// The ids of the nodes this command touched so far, for the progress; `None` for all of
+    /// them (the command touched them all, or the progress was never checked since the memo
+    /// was made).
+    pub(crate) fn touched_since_progress(&mut self) -> Option<Vec<NodeId>> {
+        if !std::mem::replace(&mut self.memo.progress_checked, true) {
+            return None;
+        }
+        self.journal
+            .touched()
+            .map(|ids| ids.map(str::to_string).collect())
+    }
+
+    /// The index, up to date, and the nodes.
+    pub(crate) fn indexed(&mut self) -> (&mut Index, &BTreeMap<NodeId, Node>) {
+        (self.memo.index(self.nodes), self.nodes)
+    }
+
+    /// The progress texts that differ from the nodes' (see [`Index::progress_changes`]).
+    pub(crate) fn progress_changes(
+        &mut self,
+        touched: Option<&[NodeId]>,
+    ) -> (Vec<(NodeId, String)>, String) {
+        self.memo.progress(self.nodes, touched)
     }
 
     /// The node called `name`, or a new one (with `tmpl`'s inputs recorded) when it does not
@@ -176,7 +319,8 @@ impl<'a> Op<'a> {
             resumed_by: None,
             resume_message: None,
         };
-        self.st.status.nodes.insert(id.clone(), node);
+        self.journal.touch(self.nodes, self.memo, &id);
+        self.nodes.insert(id.clone(), node);
         id
     }
 
@@ -184,7 +328,16 @@ impl<'a> Op<'a> {
     /// finish time when it becomes fulfilled (Argo's `markNodePhase`).
     pub(crate) fn mark(&mut self, id: &str, phase: NodePhase, message: Option<&str>) {
         let now = self.now;
-        if let Some(n) = self.st.status.nodes.get_mut(id) {
+        // Most marks confirm what the node already is: those change nothing.
+        let same = self.node(id).is_none_or(|n| {
+            n.phase == phase
+                && message.is_none_or(|m| n.message.as_deref() == (!m.is_empty()).then_some(m))
+                && (!phase.fulfilled() || n.finished_at.is_some())
+        });
+        if same {
+            return;
+        }
+        if let Some(n) = self.node_mut(id) {
             n.phase = phase;
             if let Some(m) = message {
                 n.message = (!m.is_empty()).then(|| m.to_string());
@@ -207,9 +360,10 @@ impl<'a> Op<'a> {
     }
 
     pub(crate) fn add_child_id(&mut self, parent_id: &str, child_id: &str) {
-        if let Some(p) = self.st.status.nodes.get_mut(parent_id)
-            && !p.children.iter().any(|c| c == child_id)
-        {
+        let known = self
+            .node(parent_id)
+            .is_none_or(|p| p.children.iter().any(|c| c == child_id));
+        if !known && let Some(p) = self.node_mut(parent_id) {
             p.children.push(child_id.to_string());
         }
     }
@@ -218,7 +372,7 @@ impl<'a> Op<'a> {
     /// (Argo's `initializeNodeOrMarkError`).
     pub(crate) fn init_or_mark_error(
         &mut self,
-        existing: Option<&Node>,
+        existing: Option<&str>,
         name: &str,
         call: &Call,
         scope: &Scope,
@@ -226,10 +380,9 @@ impl<'a> Op<'a> {
         message: &str,
     ) -> NodeId {
         match existing {
-            Some(n) => {
-                let id = n.id.clone();
-                self.mark_error(&id, message);
-                id
+            Some(id) => {
+                self.mark_error(id, message);
+                id.to_string()
             }
             None => self.init_node(
                 name,
@@ -265,38 +418,67 @@ impl<'a> Op<'a> {
         true
     }
 
+    /// The index of the nodes, up to date.
+    pub(crate) fn index(&mut self) -> &mut Index {
+        self.memo.index(self.nodes)
+    }
+
+    /// A compiled DAG template kept in the memo.
+    pub(crate) fn compiled_dag(
+        &self,
+        key: &(Option<String>, String),
+    ) -> Option<std::sync::Arc<crate::dag::CompiledDag>> {
+        self.memo.compiled_dag(key)
+    }
+
+    pub(crate) fn keep_compiled_dag(
+        &mut self,
+        key: (Option<String>, String),
+        dag: std::sync::Arc<crate::dag::CompiledDag>,
+    ) {
+        self.memo.keep_compiled_dag(key, dag);
+    }
+
+    pub(crate) fn known_static_steps(&self, key: &(Option<String>, String)) -> Option<bool> {
+        self.memo.static_steps(key)
+    }
+
+    pub(crate) fn keep_static_steps(&mut self, key: (Option<String>, String), value: bool) {
+        self.memo.keep_static_steps(key, value);
+    }
+
+    /// Lets the memo go if no step is running (see [`Memo::release_if_idle`]).
+    pub(crate) fn release_memo_if_idle(&mut self) {
+        self.memo.release_if_idle(self.nodes);
+    }
+
+    /// What the engine did so far (see [`crate::memo::Stats`]).
+    pub(crate) fn stats(&mut self) -> &mut Stats {
+        &mut self.memo.stats
+    }
+
     /// Active (Pending or Running) Pod nodes, all of them or those of one boundary.
-    pub(crate) fn active_pods(&self, boundary: Option<&str>) -> i64 {
-        self.count(|n| {
-            n.node_type == NodeType::Pod
-                && boundary.is_none_or(|b| n.boundary_id.as_deref() == Some(b))
-                && matches!(n.phase, NodePhase::Pending | NodePhase::Running)
-        })
+    pub(crate) fn active_pods(&mut self, boundary: Option<&str>) -> i64 {
+        let index = self.index();
+        match boundary {
+            None => index.active_pods(),
+            Some(b) => index.counts(b).active_pods,
+        }
     }
 
-    fn active_children(&self, boundary: &str) -> i64 {
-        self.count(|n| {
-            n.boundary_id.as_deref() == Some(boundary)
-                && matches!(n.node_type, NodeType::Pod | NodeType::Steps | NodeType::Dag)
-                && matches!(n.phase, NodePhase::Pending | NodePhase::Running)
-        })
+    /// Active Pod, Steps and DAG nodes of a boundary.
+    pub(crate) fn active_children(&mut self, boundary: &str) -> i64 {
+        self.index().counts(boundary).active_children
     }
 
-    fn unsuccessful_children(&self, boundary: &str) -> i64 {
-        self.count(|n| {
-            n.boundary_id.as_deref() == Some(boundary)
-                && matches!(n.node_type, NodeType::Pod | NodeType::Steps | NodeType::Dag)
-                && n.phase.failed_or_error()
-        })
-    }
-
-    fn count(&self, f: impl Fn(&Node) -> bool) -> i64 {
-        self.st.status.nodes.values().filter(|n| f(n)).count() as i64
+    /// Failed or errored Pod, Steps and DAG nodes of a boundary.
+    pub(crate) fn unsuccessful_children(&mut self, boundary: &str) -> i64 {
+        self.index().counts(boundary).unsuccessful_children
     }
 
     /// Whether a step under `boundary` (at any depth) has not ended yet.
     pub(crate) fn has_live_steps_under(&self, boundary: &str) -> bool {
-        self.st.status.nodes.values().any(|n| {
+        self.nodes.values().any(|n| {
             if n.fulfilled() || n.step.is_none() {
                 return false;
             }
@@ -352,17 +534,25 @@ impl<'a> Op<'a> {
     /// For a Retry node, its last attempt; otherwise `None` (Argo's
     /// `possiblyGetRetryChildNode`).
     pub(crate) fn last_attempt(&self, node: &Node) -> Option<Node> {
+        self.last_attempt_ref(node).cloned()
+    }
+
+    /// [`Op::last_attempt`], borrowed.
+    pub(crate) fn last_attempt_ref(&self, node: &Node) -> Option<&Node> {
         if node.node_type != NodeType::Retry {
             return None;
         }
-        self.retry_attempts(node).pop()
+        node.children
+            .iter()
+            .filter_map(|c| self.node(c))
+            .rfind(|c| !c.hooked())
     }
 
     // --- shutdown and deadline -----------------------------------------------------------
 
     /// Argo's `ShutdownStrategy.ShouldExecute`.
     pub(crate) fn should_execute(&self, on_exit: bool) -> bool {
-        match self.st.shutdown.as_ref().map(|s| s.strategy) {
+        match self.shutdown.map(|s| s.strategy) {
             None => true,
             Some(ShutdownStrategy::Stop) => on_exit,
             Some(ShutdownStrategy::Terminate) => false,
@@ -370,16 +560,14 @@ impl<'a> Op<'a> {
     }
 
     pub(crate) fn shutdown_message(&self) -> Option<String> {
-        self.st
-            .shutdown
-            .as_ref()
+        self.shutdown
             .map(|s| format!("Stopped with strategy '{}'", strategy_name(s.strategy)))
     }
 
     /// The workflow deadline (`startedAt`, to the second, plus `activeDeadlineSeconds`).
     pub(crate) fn workflow_deadline(&self) -> Option<DateTime<Utc>> {
-        let secs = self.st.spec.active_deadline_seconds?;
-        let started = self.st.status.started_at?;
+        let secs = self.run.spec.active_deadline_seconds?;
+        let started = self.started_at?;
         let started =
             started - chrono::Duration::nanoseconds(i64::from(started.timestamp_subsec_nanos()));
         Some(started + chrono::Duration::seconds(secs))
@@ -411,11 +599,11 @@ impl<'a> Op<'a> {
     ) -> Result<NodeId, ExecErr> {
         self.depth += 1;
         let result = if self.depth >= MAX_DEPTH {
-            let existing = self.node_named(name).cloned();
+            let existing = self.node_named(name).map(|n| n.id.clone());
             let message = format!(
                 "Maximum recursion depth exceeded: templates nest deeper than {MAX_DEPTH} levels"
             );
-            self.init_or_mark_error(existing.as_ref(), name, call, scope, opts, &message);
+            self.init_or_mark_error(existing.as_deref(), name, call, scope, opts, &message);
             Err(ExecErr::Fail(message))
         } else {
             self.execute_template_inner(name, call, scope, args, opts)
@@ -432,32 +620,31 @@ impl<'a> Op<'a> {
         args: &Arguments,
         opts: &Opts,
     ) -> Result<NodeId, ExecErr> {
-        let existing = self.node_named(name).cloned();
-        if let Some(n) = &existing
-            && n.fulfilled()
+        // The node as it was when the template was reached.
+        let existing = self.node_named(name).map(|n| (n.id.clone(), n.phase));
+        if let Some((id, phase)) = &existing
+            && phase.fulfilled()
         {
-            return Ok(n.id.clone());
+            return Ok(id.clone());
         }
-        let resolved =
-            resolve::resolve(&self.st.spec, &self.st.library, scope, call).map(|(s, t)| {
-                (
-                    s,
-                    Box::new(resolve::apply_defaults(
-                        self.st.spec.template_defaults.as_deref(),
-                        &t,
-                    )),
-                )
-            });
+        let existing_id = existing.as_ref().map(|(id, _)| id.as_str());
+        let run = self.run;
+        let resolved = resolve::resolve(run.spec, run.library, scope, call).map(|(s, t)| {
+            (
+                s,
+                resolve::apply_defaults(run.spec.template_defaults.as_deref(), t),
+            )
+        });
         let (inner_scope, tmpl) = match resolved {
             Ok(r) => r,
             Err(message) => {
-                self.init_or_mark_error(existing.as_ref(), name, call, scope, opts, &message);
+                self.init_or_mark_error(existing_id, name, call, scope, opts, &message);
                 return Err(ExecErr::Fail(message));
             }
         };
         if let Some(kind) = tmpl.kind().filter(|k| !is_supported(*k)) {
             let message = unsupported_message(tmpl.name(), kind);
-            self.init_or_mark_error(existing.as_ref(), name, call, scope, opts, &message);
+            self.init_or_mark_error(existing_id, name, call, scope, opts, &message);
             return Err(ExecErr::Fail(message));
         }
         let mut locals = Vars::new();
@@ -468,17 +655,20 @@ impl<'a> Op<'a> {
         let inputs = match self.process_inputs(&tmpl, args, &locals) {
             Ok(i) => i,
             Err(message) => {
-                self.init_or_mark_error(existing.as_ref(), name, call, scope, opts, &message);
+                self.init_or_mark_error(existing_id, name, call, scope, opts, &message);
                 return Err(ExecErr::Fail(message));
             }
         };
-        let mut header_vars = self.globals.clone();
-        header_vars.extend(locals.clone());
-        vars::input_vars(Some(&inputs), &mut header_vars);
-        let tmpl = match substitute_header(&tmpl, &header_vars) {
+        let header_vars = || {
+            let mut v = self.globals.clone();
+            v.extend(locals.clone());
+            vars::input_vars(Some(&inputs), &mut v);
+            v
+        };
+        let tmpl = match substitute_header(tmpl, header_vars) {
             Ok(t) => t,
             Err(message) => {
-                self.init_or_mark_error(existing.as_ref(), name, call, scope, opts, &message);
+                self.init_or_mark_error(existing_id, name, call, scope, opts, &message);
                 return Err(ExecErr::Fail(message));
             }
         };
@@ -490,7 +680,7 @@ impl<'a> Op<'a> {
         let retry = self.retry_strategy(&tmpl);
         if let Some(strategy) = &retry {
             let retry_id = match &existing {
-                Some(n) => n.id.clone(),
+                Some((id, _)) => id.clone(),
                 None => {
                     let id = self.init_node(
                         name,
@@ -566,7 +756,7 @@ impl<'a> Op<'a> {
         ) {
             locals.insert(
                 "pod.name".into(),
-                naming::pod_name(&self.st.name, &exec_name, tmpl.name()),
+                naming::pod_name(self.run.name, &exec_name, tmpl.name()),
             );
         }
         let result = match kind {
@@ -612,9 +802,9 @@ impl<'a> Op<'a> {
             _ => Err(format!("template `{}` missing specification", tmpl.name())),
         };
         if let Err(message) = result {
-            let existing_exec = self.node_named(&exec_name).cloned();
+            let existing_exec = self.node_named(&exec_name).map(|n| n.id.clone());
             self.init_or_mark_error(
-                existing_exec.as_ref(),
+                existing_exec.as_deref(),
                 &exec_name,
                 call,
                 scope,
@@ -647,7 +837,7 @@ impl<'a> Op<'a> {
     fn retry_strategy(&self, tmpl: &Template) -> Option<RetryStrategy> {
         tmpl.retry_strategy
             .clone()
-            .or_else(|| self.st.spec.retry_strategy.clone())
+            .or_else(|| self.run.spec.retry_strategy.clone())
     }
 
     /// Records the processed inputs on a node.
@@ -669,8 +859,12 @@ impl<'a> Op<'a> {
         args: &Arguments,
         locals: &Vars,
     ) -> Result<Inputs, String> {
-        let mut own_vars = self.globals.clone();
-        own_vars.extend(locals.clone());
+        // Only a value with a tag reads the variables.
+        let mut own_vars = Vars::new();
+        if inputs_have_tags(tmpl) {
+            own_vars = self.globals.clone();
+            own_vars.extend(locals.clone());
+        }
         let mut out = Inputs::default();
         for p in &tmpl.inputs.parameters {
             let mut param = p.clone();
@@ -692,7 +886,7 @@ impl<'a> Op<'a> {
                 && let Some(cm) = from.as_ref().and_then(|f| f.config_map_key_ref.as_ref())
             {
                 match self
-                    .st
+                    .run
                     .library
                     .config_maps
                     .get(&cm.name)
@@ -734,38 +928,38 @@ impl<'a> Op<'a> {
     fn check_parallelism(
         &mut self,
         tmpl: &Template,
-        node: Option<&Node>,
+        node: Option<&(NodeId, NodePhase)>,
         opts: &Opts,
     ) -> Result<(), ExecErr> {
-        if let Some(p) = self.st.spec.parallelism.filter(|p| *p > 0)
+        if let Some(p) = self.run.spec.parallelism.filter(|p| *p > 0)
             && self.active_pods(None) >= p
         {
             return Err(ExecErr::Parallelism);
         }
         let message = "template has failed or errored children and failFast enabled";
-        if let Some(node) = node
+        if let Some((id, _)) = node
             && matches!(tmpl.kind(), Some(TemplateKind::Steps | TemplateKind::Dag))
         {
-            if tmpl.fail_fast == Some(true) && self.unsuccessful_children(&node.id) > 0 {
-                if self.active_pods(Some(&node.id)) == 0 {
+            if tmpl.fail_fast == Some(true) && self.unsuccessful_children(id) > 0 {
+                if self.active_pods(Some(id)) == 0 {
                     if tmpl.kind() == Some(TemplateKind::Steps)
-                        && let Some(sg) = self.last_of_type(&node.id, NodeType::StepGroup)
+                        && let Some(sg) = self.last_of_type(id, NodeType::StepGroup)
                     {
                         self.mark(&sg, NodePhase::Failed, Some(message));
                     }
-                    let id = node.id.clone();
-                    self.mark(&id, NodePhase::Failed, Some(message));
+                    self.mark(id, NodePhase::Failed, Some(message));
                 }
                 return Err(ExecErr::Parallelism);
             }
             if let Some(p) = tmpl.parallelism.filter(|p| *p > 0)
-                && self.active_pods(Some(&node.id)) >= p
+                && self.active_pods(Some(id)) >= p
             {
                 return Err(ExecErr::Parallelism);
             }
         }
         if let Some(boundary) = &opts.boundary
-            && node.is_none_or(|n| !matches!(n.phase, NodePhase::Pending | NodePhase::Running))
+            && node
+                .is_none_or(|(_, phase)| !matches!(phase, NodePhase::Pending | NodePhase::Running))
         {
             if opts.boundary_fail_fast && self.unsuccessful_children(boundary) > 0 {
                 if self.active_pods(Some(boundary)) == 0 {
@@ -817,7 +1011,7 @@ impl<'a> Op<'a> {
             self.mark(retry_id, NodePhase::Succeeded, None);
             return Ok(true);
         }
-        if self.st.shutdown.is_some() || self.deadline_passed() {
+        if self.shutdown.is_some() || self.deadline_passed() {
             let message = match (self.shutdown_message(), self.workflow_deadline()) {
                 (Some(m), _) => m,
                 (None, Some(d)) => {
@@ -1019,25 +1213,25 @@ impl<'a> Op<'a> {
             limit = Some(limit.map_or(w, |x| x.min(w)));
         }
         let timeout = limit.map(|l| (l - self.now).to_std().unwrap_or(Duration::ZERO));
-        let step_id = if self.st.generation == 0 {
+        let step_id = if self.generation == 0 {
             id.to_string()
         } else {
-            format!("{id}-{}", self.st.generation)
+            format!("{id}-{}", self.generation)
         };
         let built = stepspec::build(stepspec::Request {
             step_id,
             // The uid, when the shell gave one: a run deleted and submitted again under the
             // same name must never find the old run's step directories.
-            run: if self.st.uid.is_empty() {
-                &self.st.name
+            run: if self.run.uid.is_empty() {
+                self.run.name
             } else {
-                &self.st.uid
+                self.run.uid
             },
             template: body,
             container,
             inputs,
             timeout,
-            library: &self.st.library,
+            library: self.run.library,
         })?;
         if let Some(n) = self.node_mut(id) {
             n.deadline = deadline;
@@ -1062,6 +1256,15 @@ impl<'a> Op<'a> {
         inputs: &Inputs,
         locals: &Vars,
     ) -> Result<Template, String> {
+        // Without a tag in those parts, substituting gives the template back.
+        if !resolve::has_tags(&(
+            &tmpl.container,
+            &tmpl.script,
+            &tmpl.container_set,
+            &tmpl.outputs,
+        )) {
+            return Ok(tmpl.clone());
+        }
         let mut v = self.globals.clone();
         v.extend(locals.clone());
         vars::input_vars(Some(inputs), &mut v);
@@ -1335,7 +1538,7 @@ impl<'a> Op<'a> {
             let (Some(global), Some(value)) = (p.global_name.as_ref(), p.value.as_ref()) else {
                 continue;
             };
-            let wf_outputs = self.st.status.outputs.get_or_insert_with(Outputs::default);
+            let wf_outputs = self.outputs.get_or_insert_with(Outputs::default);
             match wf_outputs.parameters.iter_mut().find(|g| &g.name == global) {
                 Some(existing) => {
                     if existing.value.as_ref() != Some(value) {
@@ -1432,9 +1635,18 @@ fn duration_seconds(n: &Node) -> String {
 }
 
 /// Substitutes the parts of a template that do not depend on its children or its attempt:
-/// everything except `inputs`, `outputs`, the leaf bodies and the steps/tasks lists.
-fn substitute_header(tmpl: &Template, v: &Vars) -> Result<Box<Template>, String> {
-    let mut json = serde_json::to_value(tmpl).map_err(|e| e.to_string())?;
+/// everything except `inputs`, `outputs`, the leaf bodies and the steps/tasks lists. A
+/// template whose header holds no `{{...}}` tag is returned as it is, without building the
+/// variables.
+fn substitute_header<'a>(
+    tmpl: Cow<'a, Template>,
+    vars: impl FnOnce() -> Vars,
+) -> Result<Cow<'a, Template>, String> {
+    if !header_has_tags(&tmpl) {
+        return Ok(tmpl);
+    }
+    let v = vars();
+    let mut json = serde_json::to_value(&*tmpl).map_err(|e| e.to_string())?;
     let mut kept: BTreeMap<String, Json> = BTreeMap::new();
     let mut tasks = None;
     if let Json::Object(map) = &mut json {
@@ -1454,7 +1666,7 @@ fn substitute_header(tmpl: &Template, v: &Vars) -> Result<Box<Template>, String>
             tasks = dag.remove("tasks");
         }
     }
-    vars::subst_json(&mut json, v, &Mode::Lenient)?;
+    vars::subst_json(&mut json, &v, &Mode::Lenient)?;
     if let Json::Object(map) = &mut json {
         for (k, part) in kept {
             map.insert(k, part);
@@ -1464,6 +1676,110 @@ fn substitute_header(tmpl: &Template, v: &Vars) -> Result<Box<Template>, String>
         }
     }
     serde_json::from_value(json)
-        .map(Box::new)
+        .map(Cow::Owned)
         .map_err(|e| format!("template `{}`: {e}", tmpl.name()))
+}
+
+/// Whether a template's own input values (or defaults) hold a `{{...}}` tag.
+pub(crate) fn inputs_have_tags(tmpl: &Template) -> bool {
+    tmpl.inputs.parameters.iter().any(|p| {
+        p.value
+            .as_ref()
+            .or(p.default.as_ref())
+            .is_some_and(|v| v.as_str().contains("{{"))
+    })
+}
+
+/// Whether the part of a template [`substitute_header`] substitutes holds a `{{...}}` tag.
+/// Every field is named, so that a field added to [`Template`] must be placed here.
+pub(crate) fn header_has_tags(tmpl: &Template) -> bool {
+    let Template {
+        name,
+        inputs: _,
+        outputs: _,
+        node_selector,
+        affinity,
+        metadata,
+        daemon: _,
+        steps: _,
+        container: _,
+        container_set: _,
+        script: _,
+        resource,
+        dag,
+        suspend,
+        data,
+        http,
+        plugin,
+        volumes,
+        init_containers,
+        sidecars,
+        archive_location,
+        active_deadline_seconds,
+        retry_strategy,
+        parallelism: _,
+        fail_fast: _,
+        tolerations,
+        scheduler_name,
+        priority_class_name,
+        priority: _,
+        service_account_name,
+        automount_service_account_token: _,
+        executor,
+        host_aliases,
+        security_context,
+        pod_spec_patch,
+        metrics,
+        synchronization,
+        memoize,
+        timeout,
+        annotations,
+        pending_timeout,
+        pod_resources,
+        resource_claims,
+    } = tmpl;
+    let dag_header = dag.as_ref().map(|d| {
+        let switchyard_model::workflow::DagTemplate {
+            target,
+            tasks: _,
+            fail_fast: _,
+        } = d;
+        target
+    });
+    resolve::has_tags(&(
+        name,
+        node_selector,
+        affinity,
+        metadata,
+        resource,
+        dag_header,
+        suspend,
+        data,
+        http,
+        plugin,
+        volumes,
+        init_containers,
+    )) || resolve::has_tags(&(
+        sidecars,
+        archive_location,
+        active_deadline_seconds,
+        retry_strategy,
+        tolerations,
+        scheduler_name,
+        priority_class_name,
+        service_account_name,
+        executor,
+        host_aliases,
+        security_context,
+        pod_spec_patch,
+    )) || resolve::has_tags(&(
+        metrics,
+        synchronization,
+        memoize,
+        timeout,
+        annotations,
+        pending_timeout,
+        pod_resources,
+        resource_claims,
+    ))
 }

@@ -17,6 +17,13 @@
 //! sees), `resolve` (templates, `templateRef`, `templateDefaults`, `workflowTemplateRef`),
 //! `stepspec` (building a step), [`naming`] (node ids, names, durations).
 //!
+//! What a command costs is what it changes, not the size of the run: `journal` records the
+//! nodes a command touches (to undo a failed command and to tell whether a pass changed
+//! anything, without copying the run), `memo` keeps in memory what the engine knows of a run
+//! between commands (an index of its nodes, compiled DAGs, simple DAGs followed task by task
+//! and steps templates' finished groups), and `stack` runs commands on kept threads with a
+//! stack deep enough for the deepest nesting.
+//!
 //! Differences from Argo, on purpose: values (arguments, outputs, loop items, event data)
 //! are substituted once and never evaluated again; every input parameter also reaches the
 //! step as the environment variable `INPUT_PARAMETER_<NAME>`; `outputs.result` is kept for
@@ -31,9 +38,12 @@ mod apply;
 mod dag;
 mod error;
 mod exec;
+mod journal;
+mod memo;
 pub mod naming;
 mod reconcile;
 mod resolve;
+mod stack;
 pub mod state;
 pub mod step;
 mod steps;

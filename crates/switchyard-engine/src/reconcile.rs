@@ -4,13 +4,15 @@
 //!
 //! A pass may leave work that only the next pass sees (Argo requeues the workflow); passes
 //! are repeated until one changes nothing, so one command reaches the same state Argo would
-//! after its requeues.
+//! after its requeues. Whether a pass changed something is told by the nodes it touched (the
+//! journal) and the run's own status fields.
 
 use chrono::{DateTime, Utc};
 use switchyard_model::workflow::{Arguments, ShutdownStrategy};
 
 use crate::apply::Action;
 use crate::exec::{DEADLINE_MESSAGE, ExecErr, Op, Opts, strategy_name};
+use crate::journal::{Journal, StatusFields};
 use crate::naming::{self, go_json_string, go_quote};
 use crate::resolve::{Call, Scope};
 use crate::state::{NodeFlag, NodePhase, NodeType, RunState, Timer, TimerKind, WorkflowPhase};
@@ -20,67 +22,45 @@ use crate::step::StopReason;
 /// fixed point, so this is a guard, not a limit reached in practice.
 const MAX_PASSES: usize = 64;
 
-/// Stack for a reconcile: templates nest up to [`crate::exec::MAX_DEPTH`] levels and each level
-/// is a few recursive calls; an unoptimized build needs about 6 MiB for the deepest run.
-const RECONCILE_STACK: usize = 64 << 20;
-
-/// Reconciles the run at `now` and returns the actions to carry out. The work runs on a
-/// helper thread with a stack large enough for the deepest template nesting, so the
-/// caller's stack size does not matter (falling back to the caller's thread if no thread
-/// can be made). A panic (a bug) comes back as `Err` with its message.
-pub(crate) fn reconcile(st: &mut RunState, now: DateTime<Utc>) -> Result<Vec<Action>, String> {
-    let outcome = std::thread::scope(|scope| {
-        let run = &mut *st;
-        std::thread::Builder::new()
-            .name("switchyard-reconcile".into())
-            .stack_size(RECONCILE_STACK)
-            .spawn_scoped(scope, move || reconcile_here(run, now))
-            .ok()
-            .map(|handle| handle.join())
-    });
-    let result = match outcome {
-        Some(r) => r,
-        None => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reconcile_here(st, now))),
-    };
-    result.map_err(|panic| {
-        panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown panic".to_string())
-    })
-}
-
-fn reconcile_here(st: &mut RunState, now: DateTime<Utc>) -> Vec<Action> {
+/// Reconciles the run at `now` and returns the actions to carry out. Every change goes
+/// through `journal`.
+pub(crate) fn reconcile(
+    st: &mut RunState,
+    journal: &mut Journal,
+    now: DateTime<Utc>,
+) -> Vec<Action> {
     let mut actions = Vec::new();
     for _ in 0..MAX_PASSES {
-        let before = (st.status.clone(), st.shutdown.clone());
-        let mut op = Op::new(st, now);
+        let before = StatusFields::of(&st.status);
+        journal.begin_pass();
+        let mut op = Op::new(st, journal, now);
         op.pass();
         actions.append(&mut op.actions);
-        if st.status == before.0 && st.shutdown == before.1 {
+        // What a pass can change: nodes (all journaled) and the run's own status fields.
+        if !journal.pass_changed(&st.status.nodes) && StatusFields::of(&st.status) == before {
             break;
         }
     }
-    let mut op = Op::new(st, now);
+    let mut op = Op::new(st, journal, now);
     op.update_progress();
     op.finish_timers(&mut actions);
+    op.release_memo_if_idle();
     actions
 }
 
 impl Op<'_> {
     /// One pass.
     fn pass(&mut self) {
-        if self.st.status.phase != WorkflowPhase::Running {
+        if *self.phase != WorkflowPhase::Running {
             return;
         }
         self.enforce();
-        if self.st.suspended {
+        if self.suspended {
             return;
         }
-        let entry = self.st.spec.entrypoint.clone().unwrap_or_default();
-        let wf = self.st.name.clone();
-        let args: Arguments = self.st.arguments.clone();
+        let entry = self.run.spec.entrypoint.clone().unwrap_or_default();
+        let wf = self.run.name.to_string();
+        let args: Arguments = self.run.arguments.clone();
         let root = match self.execute_template(
             &wf,
             &Call::named(&entry),
@@ -110,7 +90,7 @@ impl Op<'_> {
         // Workflow-level lifecycle hooks other than `exit`.
         let mut hooks_done = true;
         let hooks: Vec<(String, switchyard_model::workflow::LifecycleHook)> = self
-            .st
+            .run
             .spec
             .hooks
             .iter()
@@ -161,7 +141,7 @@ impl Op<'_> {
 
         // The exit handler.
         let mut exit_node = None;
-        if let Some(hook) = self.st.spec.exit_hook() {
+        if let Some(hook) = self.run.spec.exit_hook() {
             let name = format!("{wf}.onExit");
             if self.node_named(&name).is_some() || self.should_execute(true) {
                 let opts = Opts {
@@ -194,7 +174,7 @@ impl Op<'_> {
                 }
             }
         }
-        let message = match (&self.st.shutdown, root_node.phase.failed_or_error()) {
+        let message = match (self.shutdown, root_node.phase.failed_or_error()) {
             (Some(s), true) => format!("Stopped with strategy '{}'", strategy_name(s.strategy)),
             _ => root_node.message.clone().unwrap_or_default(),
         };
@@ -217,19 +197,20 @@ impl Op<'_> {
 
     /// Ends the run.
     pub(crate) fn finish(&mut self, phase: WorkflowPhase, message: &str) {
-        if self.st.status.phase.is_finished() {
+        if self.phase.is_finished() {
             return;
         }
-        self.st.status.phase = phase;
-        self.st.status.message = (!message.is_empty()).then(|| message.to_string());
-        self.st.status.finished_at = Some(self.now);
+        *self.phase = phase;
+        *self.message = (!message.is_empty()).then(|| message.to_string());
+        *self.finished_at = Some(self.now);
+        let now = self.now;
         if phase == WorkflowPhase::Error
-            && let Some(root) = self.st.status.nodes.get_mut(&self.st.name)
+            && let Some(root) = self.node_mut(self.run.name)
             && root.phase == NodePhase::Running
         {
             root.phase = NodePhase::Error;
             root.message = Some("Workflow operation error".into());
-            root.finished_at = Some(self.now);
+            root.finished_at = Some(now);
         }
         self.actions.push(Action::Finished { phase });
     }
@@ -238,53 +219,58 @@ impl Op<'_> {
     /// `terminate`, what is past the workflow deadline, steps past their own timeout.
     fn enforce(&mut self) {
         let deadline_passed = self.deadline_passed();
-        let shutdown = self.st.shutdown.as_ref().map(|s| s.strategy);
-        let ids: Vec<String> = self
-            .st
-            .status
-            .nodes
-            .values()
-            .filter(|n| !n.fulfilled())
-            .map(|n| n.id.clone())
-            .collect();
+        let shutdown = self.shutdown.map(|s| s.strategy);
+        // Without a shutdown or a passed workflow deadline, only steps with a timeout can
+        // have anything to do.
+        let index = self.index();
+        let ids: Vec<String> = if shutdown.is_none() && !deadline_passed {
+            index.deadlines.iter().cloned().collect()
+        } else {
+            index.unfulfilled.iter().cloned().collect()
+        };
         for id in ids {
-            let Some(node) = self.node(&id).cloned() else {
+            let Some(node) = self.node(&id) else {
                 continue;
             };
+            let is_step = node.step.is_some();
+            let exit_handler = node.exit_handler;
+            let node_type = node.node_type;
+            let pending = node.phase == NodePhase::Pending;
+            let timed_out = node.deadline.is_some_and(|d| self.now >= d);
             if let Some(strategy) = shutdown
-                && !self.should_execute(node.exit_handler)
+                && !self.should_execute(exit_handler)
             {
                 let message = format!("Stopped with strategy '{}'", strategy_name(strategy));
-                if node.step.is_some() {
+                if is_step {
                     let reason = match strategy {
                         ShutdownStrategy::Stop => StopReason::Stopped,
                         ShutdownStrategy::Terminate => StopReason::Terminated,
                     };
                     self.request_stop(&id, reason);
-                } else if node.node_type == NodeType::Suspend
-                    || (matches!(node.node_type, NodeType::Container | NodeType::Pod)
-                        && node.phase == NodePhase::Pending
+                } else if node_type == NodeType::Suspend
+                    || (matches!(node_type, NodeType::Container | NodeType::Pod)
+                        && pending
                         && !node
                             .children
                             .iter()
                             .any(|c| self.node(c).is_some_and(|n| !n.fulfilled())))
-                    || (node.node_type == NodeType::Retry && self.children_fulfilled(&id))
+                    || (node_type == NodeType::Retry && self.children_fulfilled(&id))
                 {
                     self.mark(&id, NodePhase::Failed, Some(&message));
                 }
                 continue;
             }
-            if deadline_passed && !node.exit_handler {
-                if node.step.is_some() {
+            if deadline_passed && !exit_handler {
+                if is_step {
                     self.request_stop(&id, StopReason::Deadline);
-                } else if node.node_type == NodeType::Suspend
-                    || (node.node_type == NodeType::Container && node.phase == NodePhase::Pending)
+                } else if node_type == NodeType::Suspend
+                    || (node_type == NodeType::Container && pending)
                 {
                     self.mark(&id, NodePhase::Failed, Some(DEADLINE_MESSAGE));
                 }
                 continue;
             }
-            if node.step.is_some() && node.deadline.is_some_and(|d| self.now >= d) {
+            if is_step && timed_out {
                 self.request_stop(&id, StopReason::Timeout);
             }
         }
@@ -315,12 +301,11 @@ impl Op<'_> {
 
     /// `workflow.failures`: the failed and errored nodes as a JSON list, Go-quoted as Argo
     /// passes it (`"null"` when there are none).
-    fn failures_json(&self) -> String {
+    fn failures_json(&mut self) -> String {
+        let workflow = self.run.name;
         let mut items = Vec::new();
-        for n in self.st.status.nodes.values() {
-            if !n.phase.failed_or_error() {
-                continue;
-            }
+        let (index, nodes) = self.indexed();
+        for n in index.failed.iter().filter_map(|id| nodes.get(id)) {
             let template = n
                 .template_name
                 .clone()
@@ -336,7 +321,7 @@ impl Op<'_> {
                 go_json_string(n.message.as_deref().unwrap_or("")),
                 go_json_string(&template),
                 go_json_string(n.phase.as_str()),
-                go_json_string(&naming::pod_name(&self.st.name, &n.name, &template)),
+                go_json_string(&naming::pod_name(workflow, &n.name, &template)),
                 finished
             ));
         }
@@ -351,52 +336,14 @@ impl Op<'_> {
     /// Argo's progress: leaf steps (Pod, Container, Suspend nodes) count `0/1`, or `1/1`
     /// once succeeded; every other node sums the leaf steps under it.
     fn update_progress(&mut self) {
-        let executable =
-            |t: NodeType| matches!(t, NodeType::Pod | NodeType::Container | NodeType::Suspend);
-        let mut total = (0u64, 0u64);
-        let ids: Vec<String> = self.st.status.nodes.keys().cloned().collect();
-        for id in &ids {
-            if let Some(n) = self.st.status.nodes.get_mut(id)
-                && executable(n.node_type)
-            {
-                let done = matches!(
-                    n.phase,
-                    NodePhase::Succeeded | NodePhase::Skipped | NodePhase::Omitted
-                );
-                n.progress = Some(if done { "1/1" } else { "0/1" }.to_string());
-                total.0 += u64::from(done);
-                total.1 += 1;
-            }
+        // A leaf step's progress changes with its phase, so only the nodes this command
+        // touched can need a new one (all of them the first time the memo looks).
+        let touched = self.touched_since_progress();
+        let (changed, total) = self.progress_changes(touched.as_deref());
+        for (id, text) in changed {
+            self.set_progress(&id, text);
         }
-        for id in &ids {
-            let Some(node) = self.node(id) else { continue };
-            if executable(node.node_type) {
-                continue;
-            }
-            let mut sum = (0u64, 0u64);
-            let mut seen = std::collections::BTreeSet::new();
-            let mut stack: Vec<String> = node.children.clone();
-            while let Some(c) = stack.pop() {
-                if !seen.insert(c.clone()) {
-                    continue;
-                }
-                let Some(child) = self.node(&c) else { continue };
-                if executable(child.node_type) {
-                    let done = matches!(
-                        child.phase,
-                        NodePhase::Succeeded | NodePhase::Skipped | NodePhase::Omitted
-                    );
-                    sum.0 += u64::from(done);
-                    sum.1 += 1;
-                }
-                stack.extend(child.children.iter().cloned());
-            }
-            let text = format!("{}/{}", sum.0, sum.1);
-            if let Some(n) = self.st.status.nodes.get_mut(id) {
-                n.progress = Some(text);
-            }
-        }
-        self.st.status.progress = format!("{}/{}", total.0, total.1);
+        *self.progress = total;
     }
 
     /// Collects the timers (the workflow deadline, and the wake-up times kept on nodes: step
@@ -404,9 +351,9 @@ impl Op<'_> {
     /// changed.
     fn finish_timers(&mut self, actions: &mut Vec<Action>) {
         let mut timers = Vec::new();
-        if self.st.status.phase != WorkflowPhase::Running {
-            self.st.timers.clear();
-            self.st.wake_at = None;
+        if *self.phase != WorkflowPhase::Running {
+            self.timers.clear();
+            *self.wake_at = None;
             return;
         }
         if let Some(d) = self.workflow_deadline()
@@ -418,8 +365,10 @@ impl Op<'_> {
                 node: None,
             });
         }
-        for n in self.st.status.nodes.values() {
-            let Some(at) = n.deadline.filter(|d| *d > self.now && !n.fulfilled()) else {
+        let now = self.now;
+        let (index, nodes) = self.indexed();
+        for n in index.deadlines.iter().filter_map(|id| nodes.get(id)) {
+            let Some(at) = n.deadline.filter(|d| *d > now && !n.fulfilled()) else {
                 continue;
             };
             let kind = match (&n.step, n.node_type) {
@@ -438,9 +387,9 @@ impl Op<'_> {
         timers.sort_by(|a, b| (a.at, &a.node).cmp(&(b.at, &b.node)));
         timers.dedup();
         let next = timers.first().map(|t| t.at);
-        self.st.timers = timers;
-        if next != self.st.wake_at {
-            self.st.wake_at = next;
+        *self.timers = timers;
+        if next != *self.wake_at {
+            *self.wake_at = next;
             if let Some(at) = next {
                 actions.push(Action::WakeAt(at));
             }

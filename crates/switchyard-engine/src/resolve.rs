@@ -2,6 +2,9 @@
 //! came from), by `templateRef` in the [`Library`], or inline; `templateDefaults`; and merging a
 //! workflow over its `workflowTemplateRef` as Argo does.
 
+use std::borrow::Cow;
+
+use serde::Serialize;
 use serde_json::Value as Json;
 use switchyard_model::workflow::{
     DagTask, LifecycleHook, Template, TemplateCall, TemplateKind, TemplateRef, WorkflowSpec,
@@ -82,6 +85,19 @@ impl Call {
         }
     }
 
+    /// What names the template this call resolves to, found in `inner_scope` (the scope the
+    /// resolution returned): the same key always means the same template, since a run's spec
+    /// and library never change. `None` for an inline template, which has no name to go by.
+    pub(crate) fn template_key(&self, inner_scope: &Scope) -> Option<(Option<String>, String)> {
+        match (&self.inline, &self.template_ref, &self.template) {
+            (None, Some(r), _) => {
+                Some((inner_scope.encode(), r.template.clone().unwrap_or_default()))
+            }
+            (None, None, Some(t)) => Some((inner_scope.encode(), t.clone())),
+            _ => None,
+        }
+    }
+
     /// The template name recorded on the node (`templateName`).
     pub(crate) fn node_template_name(&self) -> Option<String> {
         if self.inline.is_some() || self.template_ref.is_some() {
@@ -104,15 +120,16 @@ pub(crate) fn spec_of<'a>(
     }
 }
 
-/// Resolves `call` from `scope` to a template and the scope its own references use.
-pub(crate) fn resolve(
-    own: &WorkflowSpec,
-    library: &Library,
+/// Resolves `call` from `scope` to a template and the scope its own references use. A
+/// template of the spec or the library is borrowed; an inline one is copied.
+pub(crate) fn resolve<'a>(
+    own: &'a WorkflowSpec,
+    library: &'a Library,
     scope: &Scope,
     call: &Call,
-) -> Result<(Scope, Template), String> {
+) -> Result<(Scope, Cow<'a, Template>), String> {
     if let Some(inline) = &call.inline {
-        return Ok((scope.clone(), (**inline).clone()));
+        return Ok((scope.clone(), Cow::Owned((**inline).clone())));
     }
     if let Some(r) = &call.template_ref {
         let name = r.name.as_deref().unwrap_or("");
@@ -127,7 +144,7 @@ pub(crate) fn resolve(
         let t = spec
             .template(template)
             .ok_or_else(|| format!("template `{template}` not found in {kind} `{name}`"))?;
-        return Ok((target, t.clone()));
+        return Ok((target, Cow::Borrowed(t)));
     }
     let name = call.template.as_deref().unwrap_or("");
     if name.is_empty() {
@@ -141,19 +158,22 @@ pub(crate) fn resolve(
     let t = spec
         .template(name)
         .ok_or_else(|| format!("template `{name}` not found"))?;
-    Ok((scope.clone(), t.clone()))
+    Ok((scope.clone(), Cow::Borrowed(t)))
 }
 
 /// Applies `templateDefaults` (Argo's `mergedTemplateDefaultsInto`): the template's own fields
 /// win; maps merge key by key; lists are replaced; template-type fields of the defaults apply
-/// only to templates of that type.
-pub(crate) fn apply_defaults(defaults: Option<&Template>, template: &Template) -> Template {
+/// only to templates of that type. Without defaults the template is returned as it is.
+pub(crate) fn apply_defaults<'a>(
+    defaults: Option<&Template>,
+    template: Cow<'a, Template>,
+) -> Cow<'a, Template> {
     let Some(defaults) = defaults else {
-        return template.clone();
+        return template;
     };
     let kind = template.kind();
     let Ok(mut base) = serde_json::to_value(defaults) else {
-        return template.clone();
+        return Cow::Owned(template.into_owned());
     };
     if let Json::Object(map) = &mut base {
         for k in TemplateKind::ALL {
@@ -163,11 +183,47 @@ pub(crate) fn apply_defaults(defaults: Option<&Template>, template: &Template) -
         }
         map.remove("name");
     }
-    let Ok(overlay) = serde_json::to_value(template) else {
-        return template.clone();
+    let Ok(overlay) = serde_json::to_value(&*template) else {
+        return Cow::Owned(template.into_owned());
     };
     merge_json(&mut base, overlay);
-    serde_json::from_value(base).unwrap_or_else(|_| template.clone())
+    Cow::Owned(serde_json::from_value(base).unwrap_or_else(|_| template.into_owned()))
+}
+
+/// Whether a string anywhere in `value` (as JSON) holds a `{{...}}` tag, that is `{{`: in JSON
+/// text two braces in a row can only come from inside a string, since an object's first
+/// member is a quoted key. Nothing is allocated.
+pub(crate) fn has_tags<T: Serialize + ?Sized>(value: &T) -> bool {
+    let mut scan = TagScan::default();
+    // Writing to `TagScan` never fails; an error from the value's own `Serialize` would
+    // stop the scan early, so it counts as a tag (the caller then substitutes as before).
+    serde_json::to_writer(&mut scan, value).is_err() || scan.found
+}
+
+/// An [`std::io::Write`] that only looks for `{{`.
+#[derive(Default)]
+struct TagScan {
+    last_was_brace: bool,
+    found: bool,
+}
+
+impl std::io::Write for TagScan {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.found {
+            for &b in buf {
+                if b == b'{' && self.last_was_brace {
+                    self.found = true;
+                    break;
+                }
+                self.last_was_brace = b == b'{';
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Deep merge: objects key by key (overlay wins), anything else replaced.
@@ -289,7 +345,7 @@ mod tests {
             "name": "t", "timeout": "5m", "container": {"image": "alpine", "command": ["true"]}
         }))
         .unwrap();
-        let merged = apply_defaults(Some(&defaults), &t);
+        let merged = apply_defaults(Some(&defaults), Cow::Borrowed(&t)).into_owned();
         assert_eq!(merged.timeout.as_deref(), Some("5m"));
         assert_eq!(merged.name(), "t");
         assert!(merged.retry_strategy.is_some());

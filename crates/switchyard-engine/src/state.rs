@@ -14,6 +14,7 @@ use switchyard_model::workflow::{
     Arguments, Inputs, Outputs, Parameter, ShutdownStrategy, TemplateRef, WorkflowSpec,
 };
 
+use crate::memo::Memo;
 use crate::step::{StepHandle, StepSpec, StopReason};
 
 /// A node id: `<workflow name>-<FNV-1a 32-bit hash of the node name, decimal>`, or the
@@ -270,6 +271,10 @@ pub struct RunStatus {
     pub outputs: Option<Outputs>,
     #[serde(default)]
     pub nodes: BTreeMap<NodeId, Node>,
+    /// What the engine keeps in memory about the run between commands; never stored, and
+    /// left out of comparisons.
+    #[serde(skip)]
+    pub(crate) memo: Memo,
 }
 
 /// Specs of the (Cluster)WorkflowTemplates a run refers to, the ConfigMap data it reads, and
@@ -422,6 +427,36 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// An empty run, standing in for one that is being worked on elsewhere.
+    pub(crate) fn placeholder() -> RunState {
+        RunState {
+            name: String::new(),
+            namespace: String::new(),
+            uid: String::new(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            creation_timestamp: DateTime::<Utc>::MIN_UTC,
+            spec: WorkflowSpec::default(),
+            library: Library::default(),
+            arguments: Arguments::default(),
+            status: RunStatus {
+                phase: WorkflowPhase::Pending,
+                started_at: None,
+                finished_at: None,
+                message: None,
+                progress: String::new(),
+                outputs: None,
+                nodes: BTreeMap::new(),
+                memo: Memo::default(),
+            },
+            timers: Vec::new(),
+            wake_at: None,
+            suspended: false,
+            shutdown: None,
+            generation: 0,
+        }
+    }
+
     /// The node with this name, if it exists.
     pub fn node_by_name(&self, name: &str) -> Option<&Node> {
         self.status
@@ -431,10 +466,18 @@ impl RunState {
 
     /// The node a step (by [`StepSpec::id`]) belongs to.
     pub fn node_of_step(&self, step_id: &str) -> Option<&Node> {
+        let is_step = |n: &&Node| n.step.as_ref().is_some_and(|s| s.spec.id == step_id);
+        // A step id is its node's id, followed by `-<generation>` after a retry: look there
+        // first, and only then through every node.
+        let by_id = step_id
+            .strip_suffix(&format!("-{}", self.generation))
+            .filter(|_| self.generation > 0)
+            .unwrap_or(step_id);
         self.status
             .nodes
-            .values()
-            .find(|n| n.step.as_ref().is_some_and(|s| s.spec.id == step_id))
+            .get(by_id)
+            .filter(is_step)
+            .or_else(|| self.status.nodes.values().find(is_step))
     }
 
     /// The Secret-backed environment variables of a step node, for the shell to fill in when

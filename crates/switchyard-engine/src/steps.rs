@@ -9,6 +9,7 @@ use switchyard_model::workflow::{
     Sequence, Template, TemplateCall, WorkflowStep,
 };
 
+use crate::dag::needs_scope;
 use crate::exec::{ExecErr, Op, Opts};
 use crate::naming;
 use crate::resolve::{self, Call, Scope};
@@ -56,8 +57,24 @@ impl Op<'_> {
         }
         let mut scope_vars = self.globals.clone();
         vars::input_vars(Some(inputs), &mut scope_vars);
-        let groups = tmpl.step_groups().to_vec();
-        for (i, group) in groups.iter().enumerate() {
+        let groups = tmpl.step_groups();
+        // In a template where nothing reads the scope, a leading group that succeeded does
+        // nothing on a pass but add to the scope: those groups are passed over (see
+        // `static_steps`). Their number is kept in the memo.
+        let settled_key = call
+            .template_key(inner_scope)
+            .filter(|key| self.generation == 0 && self.static_steps(key, tmpl));
+        let number = self.index().number(&id);
+        let mut settled = match settled_key {
+            Some(_) => self
+                .index()
+                .settled_groups
+                .get(&number)
+                .copied()
+                .unwrap_or(0),
+            None => 0,
+        };
+        for (i, group) in groups.iter().enumerate().skip(settled) {
             // Global outputs published by earlier groups in this pass are visible too.
             scope_vars.extend(self.globals.clone());
             let sg_name = format!("{name}[{i}]");
@@ -127,6 +144,11 @@ impl Op<'_> {
                 );
                 return Ok(());
             }
+            if settled_key.is_some() && i == settled {
+                settled += 1;
+                self.index().settled_groups.insert(number, settled);
+                continue;
+            }
             // Make the outputs of this group's steps visible to the next groups.
             for step in group {
                 let step_name = step.call_name();
@@ -146,9 +168,7 @@ impl Op<'_> {
                     None => {
                         let prefix = format!("{child_name}(");
                         let iterations: Vec<Node> = self
-                            .st
-                            .status
-                            .nodes
+                            .nodes()
                             .values()
                             .filter(|n| {
                                 n.boundary_id.as_deref() == Some(id.as_str())
@@ -183,6 +203,24 @@ impl Op<'_> {
         Ok(())
     }
 
+    /// Whether nothing in a steps template reads the scope its groups build: no template
+    /// outputs, and steps without `{{...}}` tags, hooks or exit handlers. A group of such a
+    /// template that succeeded then does nothing on a later pass: its steps resolve as
+    /// before, their nodes are fulfilled, and what it adds to the scope is never read.
+    /// Remembered per template.
+    fn static_steps(&mut self, key: &(Option<String>, String), tmpl: &Template) -> bool {
+        if let Some(known) = self.known_static_steps(key) {
+            return known;
+        }
+        let args = &self.run.spec.arguments;
+        let simple = tmpl.outputs.parameters.is_empty()
+            && tmpl.step_groups().iter().flatten().all(|step| {
+                step.hooks.is_empty() && step.exit_hook(args).is_none() && !needs_scope(step)
+            });
+        self.keep_static_steps(key.clone(), simple);
+        simple
+    }
+
     /// The outbound nodes of a steps node: those of the children of its last step group.
     fn update_steps_outbound(&mut self, name: &str, groups: usize) {
         let last = (0..groups)
@@ -207,6 +245,7 @@ impl Op<'_> {
         ctx: &GroupCtx,
         scope_vars: &mut Vars,
     ) -> Result<(), String> {
+        self.stats().step_groups += 1;
         let sg_id = self.id_of(sg_name);
         if self.node(&sg_id).is_some_and(Node::fulfilled) && self.children_fulfilled(&sg_id) {
             return Ok(());
@@ -367,7 +406,7 @@ impl Op<'_> {
             if !child.fulfilled() {
                 completed = false;
             } else if child.phase.completed() {
-                let hook = step.exit_hook(&self.st.spec.arguments);
+                let hook = step.exit_hook(&self.run.spec.arguments);
                 let (has, exit_node) = self.run_on_exit(
                     hook.as_ref(),
                     &child,
@@ -412,8 +451,8 @@ impl Op<'_> {
 
     /// Adds what a finished step or task exposes (for a Retry node, its last attempt's).
     pub(crate) fn add_call_vars(&self, prefix: &str, name: &str, node: &Node, into: &mut Vars) {
-        let effective = self.last_attempt(node).unwrap_or_else(|| node.clone());
-        vars::node_vars(prefix, name, &effective, into);
+        let effective = self.last_attempt_ref(node).unwrap_or(node);
+        vars::node_vars(prefix, name, effective, into);
     }
 
     /// For a skipped or omitted call without outputs, the declared defaults of its template's
@@ -431,7 +470,7 @@ impl Op<'_> {
         {
             return;
         }
-        if let Ok((_, t)) = resolve::resolve(&self.st.spec, &self.st.library, scope, call) {
+        if let Ok((_, t)) = resolve::resolve(self.run.spec, self.run.library, scope, call) {
             vars::skipped_output_vars(&format!("{prefix}.{name}"), &t.outputs, into);
         }
     }
@@ -536,10 +575,10 @@ impl Op<'_> {
         if candidates.is_empty() {
             return Vec::new();
         }
-        let Ok((_, tmpl)) = resolve::resolve(&self.st.spec, &self.st.library, scope, call) else {
+        let Ok((_, tmpl)) = resolve::resolve(self.run.spec, self.run.library, scope, call) else {
             return Vec::new();
         };
-        let tmpl = resolve::apply_defaults(self.st.spec.template_defaults.as_deref(), &tmpl);
+        let tmpl = resolve::apply_defaults(self.run.spec.template_defaults.as_deref(), tmpl);
         candidates
             .into_iter()
             .filter(|name| {

@@ -139,6 +139,7 @@ pub fn submit(
             progress: "0/0".into(),
             outputs: None,
             nodes: Default::default(),
+            memo: Default::default(),
         },
         timers: Vec::new(),
         wake_at: None,

@@ -8,36 +8,50 @@
 //! scanned again, so data can never reach a variable.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 use switchyard_expr::{Mode, Var};
 use switchyard_model::workflow::{Inputs, Outputs, Parameter};
 
+use crate::exec::Fixed;
 use crate::naming::{go_v, rfc3339};
-use crate::state::{Node, NodeType, RunState};
+use crate::state::{Node, NodeType};
 
 /// The variables of a scope: values by dotted name, the names that are absent optionals, and
 /// the time of the reconcile pass, which expressions' sprig date functions format as "now".
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Variables are set one after the other, a later one replacing an earlier one of the same
+/// name. Large sets that many scopes share (the run's `workflow.*` variables, what a finished
+/// DAG task exposes) are kept as shared [`Layer`]s under the scope's own variables, as if set
+/// in that order, so that making or copying a scope does not copy them.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Vars {
+    /// Bottom first.
+    layers: Vec<Arc<Layer>>,
     values: BTreeMap<String, String>,
     absent: BTreeSet<String>,
     now: Option<DateTime<Utc>>,
+}
+
+/// Variables set together: their values and absent optionals.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Layer {
+    values: BTreeMap<String, String>,
+    absent: BTreeSet<String>,
+}
+
+impl PartialEq for Vars {
+    fn eq(&self, other: &Vars) -> bool {
+        self.now == other.now && self.flat() == other.flat()
+    }
 }
 
 impl Vars {
     /// No variables, and no time (expressions cannot format dates).
     pub(crate) fn new() -> Self {
         Vars::default()
-    }
-
-    /// No variables yet; expressions see `now` as the current time.
-    pub(crate) fn at(now: DateTime<Utc>) -> Self {
-        Vars {
-            now: Some(now),
-            ..Vars::default()
-        }
     }
 
     /// Sets a value (it replaces an absent optional of the same name).
@@ -52,29 +66,86 @@ impl Vars {
         self.absent.insert(name);
     }
 
+    /// Sets every variable of `layer`, shared rather than copied.
+    pub(crate) fn push_layer(&mut self, layer: Arc<Layer>) {
+        if !self.values.is_empty() || !self.absent.is_empty() {
+            // What was set before stays under the layer.
+            let own = Layer {
+                values: std::mem::take(&mut self.values),
+                absent: std::mem::take(&mut self.absent),
+            };
+            self.layers.push(Arc::new(own));
+        }
+        self.layers.push(layer);
+    }
+
+    /// These variables as one layer (without the time).
+    pub(crate) fn into_layer(self) -> Arc<Layer> {
+        let (values, absent) = self.flat();
+        Arc::new(Layer { values, absent })
+    }
+
+    /// Whether `name` is set, and to what: `Some(None)` for an absent optional.
+    fn find(&self, name: &str) -> Option<Option<&String>> {
+        if let Some(v) = self.values.get(name) {
+            return Some(Some(v));
+        }
+        if self.absent.contains(name) {
+            return Some(None);
+        }
+        self.layers.iter().rev().find_map(|l| {
+            l.values
+                .get(name)
+                .map(Some)
+                .or_else(|| l.absent.contains(name).then_some(None))
+        })
+    }
+
     /// The value of `name`; `None` for an absent optional or an unknown name.
     pub(crate) fn get(&self, name: &str) -> Option<&String> {
-        self.values.get(name)
+        self.find(name).flatten()
     }
 
     pub(crate) fn is_absent(&self, name: &str) -> bool {
-        self.absent.contains(name)
+        self.find(name) == Some(None)
     }
 
     /// What substitution sees for `name`.
     pub(crate) fn lookup(&self, name: &str) -> Option<Var> {
-        match self.values.get(name) {
+        match self.find(name)? {
             Some(value) => Some(Var::Text(value.clone())),
-            None => self.is_absent(name).then_some(Var::Absent),
+            None => Some(Var::Absent),
         }
+    }
+
+    /// Every value and every absent optional, layers included.
+    fn flat(&self) -> (BTreeMap<String, String>, BTreeSet<String>) {
+        let mut values = BTreeMap::new();
+        let mut absent = BTreeSet::new();
+        let own = Layer {
+            values: self.values.clone(),
+            absent: self.absent.clone(),
+        };
+        for layer in self.layers.iter().map(|l| &**l).chain([&own]) {
+            for (name, value) in &layer.values {
+                absent.remove(name);
+                values.insert(name.clone(), value.clone());
+            }
+            for name in &layer.absent {
+                values.remove(name);
+                absent.insert(name.clone());
+            }
+        }
+        (values, absent)
     }
 
     /// Adds `other`'s variables over these (the time stays this one's, if it has one).
     pub(crate) fn extend(&mut self, other: Vars) {
-        for (name, value) in other.values {
+        let (values, absent) = other.flat();
+        for (name, value) in values {
             self.insert(name, value);
         }
-        for name in other.absent {
+        for name in absent {
             self.insert_absent(name);
         }
         self.now = self.now.or(other.now);
@@ -83,18 +154,19 @@ impl Vars {
     /// The same variables without the absent optionals (which then do not resolve at all).
     pub(crate) fn without_absent(&self) -> Vars {
         Vars {
-            absent: BTreeSet::new(),
-            ..self.clone()
+            values: self.flat().0,
+            now: self.now,
+            ..Vars::default()
         }
     }
 
     /// Every variable as one nested JSON object for expr-lang (absent optionals are null).
     fn env(&self) -> Json {
-        let flat: BTreeMap<String, Json> = self
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-            .chain(self.absent.iter().map(|k| (k.clone(), Json::Null)))
+        let (values, absent) = self.flat();
+        let flat: BTreeMap<String, Json> = values
+            .into_iter()
+            .map(|(k, v)| (k, Json::String(v)))
+            .chain(absent.into_iter().map(|k| (k, Json::Null)))
             .collect();
         switchyard_expr::template::expand(&flat)
     }
@@ -116,12 +188,12 @@ impl FromIterator<(String, String)> for Vars {
     }
 }
 
-/// The `workflow.*` variables of a run at `now`.
-pub(crate) fn globals(st: &RunState, now: DateTime<Utc>) -> Vars {
-    let mut v = Vars::at(now);
-    v.insert("workflow.name".into(), st.name.clone());
-    v.insert("workflow.namespace".into(), st.namespace.clone());
-    v.insert("workflow.uid".into(), st.uid.clone());
+/// The `workflow.*` variables that do not change while a run goes on (see [`globals`]).
+pub(crate) fn fixed_globals(st: Fixed<'_>) -> Arc<Layer> {
+    let mut v = Vars::new();
+    v.insert("workflow.name".into(), st.name.to_string());
+    v.insert("workflow.namespace".into(), st.namespace.to_string());
+    v.insert("workflow.uid".into(), st.uid.to_string());
     if let Some(entry) = &st.spec.entrypoint {
         v.insert("workflow.mainEntrypoint".into(), entry.clone());
     }
@@ -137,13 +209,15 @@ pub(crate) fn globals(st: &RunState, now: DateTime<Utc>) -> Vars {
         "workflow.creationTimestamp.RFC3339".into(),
         rfc3339(created),
     );
-    for c in [
+    // One format for all the parts (parsing a format costs more than using it), split on a
+    // character no part can hold.
+    const PARTS: [char; 18] = [
         'Y', 'm', 'd', 'H', 'M', 'S', 'y', 'b', 'B', 'a', 'A', 'j', 'e', 'I', 'p', 'Z', 'F', 'T',
-    ] {
-        v.insert(
-            format!("workflow.creationTimestamp.{c}"),
-            created.format(&format!("%{c}")).to_string(),
-        );
+    ];
+    let format: String = PARTS.iter().map(|c| format!("%{c}\n")).collect();
+    let text = created.format(&format).to_string();
+    for (c, part) in PARTS.iter().zip(text.split('\n')) {
+        v.insert(format!("workflow.creationTimestamp.{c}"), part.to_string());
     }
     v.insert(
         "workflow.creationTimestamp.s".into(),
@@ -157,18 +231,35 @@ pub(crate) fn globals(st: &RunState, now: DateTime<Utc>) -> Vars {
             v.insert(format!("workflow.parameters.{}", p.name), value.0.clone());
         }
     }
-    v.insert("workflow.labels.json".into(), string_map_json(&st.labels));
-    for (k, val) in &st.labels {
+    v.insert("workflow.labels.json".into(), string_map_json(st.labels));
+    for (k, val) in st.labels {
         v.insert(format!("workflow.labels.{k}"), val.clone());
     }
     v.insert(
         "workflow.annotations.json".into(),
-        string_map_json(&st.annotations),
+        string_map_json(st.annotations),
     );
-    for (k, val) in &st.annotations {
+    for (k, val) in st.annotations {
         v.insert(format!("workflow.annotations.{k}"), val.clone());
     }
-    if let Some(outputs) = &st.status.outputs {
+    v.into_layer()
+}
+
+/// The `workflow.*` variables of a run at `now`: `fixed` (from [`fixed_globals`]), the global
+/// outputs so far and the duration.
+pub(crate) fn globals(
+    fixed: &Arc<Layer>,
+    outputs: Option<&Outputs>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Vars {
+    let mut v = Vars {
+        layers: vec![fixed.clone()],
+        now: Some(now),
+        ..Vars::default()
+    };
+    if let Some(outputs) = outputs {
         for p in &outputs.parameters {
             if let Some(value) = &p.value {
                 v.insert(
@@ -178,8 +269,8 @@ pub(crate) fn globals(st: &RunState, now: DateTime<Utc>) -> Vars {
             }
         }
     }
-    if let Some(started) = st.status.started_at {
-        let end = st.status.finished_at.unwrap_or(now);
+    if let Some(started) = started_at {
+        let end = finished_at.unwrap_or(now);
         let secs = (end - started).num_milliseconds() as f64 / 1000.0;
         v.insert("workflow.duration".into(), format!("{secs:.6}"));
     }
@@ -482,6 +573,92 @@ mod tests {
             aggregated_values(&[r#"{"a":1}"#.into(), "3".into()]),
             r#"["{\"a\":1}","3"]"#
         );
+    }
+
+    #[test]
+    fn creation_timestamp_parts_are_each_formatted_as_on_their_own() {
+        use chrono::TimeZone;
+        let run = |created: DateTime<Utc>| {
+            let spec = switchyard_model::workflow::WorkflowSpec::default();
+            let library = crate::state::Library::default();
+            let empty = BTreeMap::new();
+            let arguments = switchyard_model::workflow::Arguments::default();
+            fixed_globals(Fixed {
+                name: "wf",
+                namespace: "ns",
+                uid: "u",
+                labels: &empty,
+                annotations: &empty,
+                creation_timestamp: created,
+                spec: &spec,
+                library: &library,
+                arguments: &arguments,
+            })
+        };
+        for created in [
+            Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(2026, 7, 4, 13, 5, 9).unwrap(),
+        ] {
+            let vars = run(created);
+            for c in "YmdHMSybBaAjeIpZFT".chars() {
+                assert_eq!(
+                    vars.values.get(&format!("workflow.creationTimestamp.{c}")),
+                    Some(&created.format(&format!("%{c}")).to_string()),
+                    "{created} %{c}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn layers_read_as_if_their_variables_were_set_in_order() {
+        let s = |x: &str| x.to_string();
+        // The same sets, one after the other: flat, and as shared layers.
+        let mut flat = Vars::new();
+        flat.insert(s("a"), s("1"));
+        flat.insert(s("b"), s("2"));
+        flat.insert(s("x"), s("9"));
+        flat.insert_absent(s("b"));
+        flat.insert(s("c"), s("3"));
+        flat.insert_absent(s("x"));
+        flat.insert(s("a"), s("4"));
+        flat.insert_absent(s("d"));
+
+        let mut bottom = Vars::new();
+        bottom.insert(s("a"), s("1"));
+        bottom.insert(s("b"), s("2"));
+        bottom.insert(s("x"), s("9"));
+        let mut middle = Vars::new();
+        middle.insert_absent(s("b"));
+        middle.insert(s("c"), s("3"));
+        middle.insert_absent(s("x"));
+        let mut layered = Vars::new();
+        layered.push_layer(bottom.into_layer());
+        layered.push_layer(middle.into_layer());
+        layered.insert(s("a"), s("4"));
+        layered.insert_absent(s("d"));
+
+        assert_eq!(layered, flat);
+        for name in ["a", "b", "c", "d", "x", "y"] {
+            assert_eq!(layered.get(name), flat.get(name), "{name}");
+            assert_eq!(layered.is_absent(name), flat.is_absent(name), "{name}");
+            assert_eq!(layered.lookup(name), flat.lookup(name), "{name}");
+        }
+        assert_eq!(layered.get("a"), Some(&s("4")));
+        assert!(layered.is_absent("b") && layered.is_absent("x"));
+        assert_eq!(layered.env(), flat.env());
+        // Without the absent optionals, a name made absent over a value is gone entirely.
+        assert_eq!(layered.without_absent().get("x"), None);
+        assert!(!layered.without_absent().is_absent("x"));
+        assert_eq!(layered.without_absent(), flat.without_absent());
+        let mut onto_flat = Vars::new();
+        onto_flat.insert(s("b"), s("0"));
+        let mut onto_layered = onto_flat.clone();
+        onto_flat.extend(flat);
+        onto_layered.extend(layered);
+        assert_eq!(onto_layered, onto_flat);
+        assert!(onto_layered.is_absent("b"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod common;
 
 use common::{Run, strings};
 use serde_json::json;
+use switchyard_engine::{Command, NodePhase};
 
 fn echo(name: &str) -> serde_json::Value {
     json!({"name": name, "container": {"image": "alpine", "command": ["echo", name]}})
@@ -1223,6 +1224,106 @@ fn ticks_are_idempotent() {
     assert_eq!(run.tick(5), Vec::<String>::new());
     assert_eq!(run.tick(5), Vec::<String>::new());
     assert_eq!(run.st, before);
+}
+
+/// What the engine keeps in memory between commands (an index of the nodes, DAGs followed
+/// task by task, finished step groups) never changes what a command does: a copy of the run
+/// read back from JSON before every command, with nothing in memory, does the same.
+#[test]
+fn what_the_engine_remembers_between_commands_never_changes_a_command() {
+    let dag = json!({"name": "fan", "parallelism": 2, "dag": {"tasks": [
+        {"name": "a", "template": "e", "continueOn": {"failed": true}},
+        {"name": "b", "template": "e"},
+        {"name": "c", "template": "e", "depends": "a.Succeeded"},
+        {"name": "d", "template": "e", "depends": "a.Failed || b"},
+        {"name": "w", "template": "e", "when": "1 == 2", "dependencies": ["b"]},
+        {"name": "x", "template": "e", "dependencies": ["w"]},
+        {"name": "y", "template": "e", "dependencies": ["x", "d"]},
+        {"name": "z", "template": "e", "dependencies": ["y"]}
+    ]}});
+    let spec = json!({
+        "entrypoint": "main",
+        "parallelism": 3,
+        "templates": [
+            {"name": "main", "steps": [
+                [{"name": "one", "template": "e"}],
+                [{"name": "two", "template": "e"}, {"name": "three", "template": "e"}],
+                [{"name": "four", "template": "e"}],
+                [{"name": "fan", "template": "fan"}]
+            ]},
+            dag,
+            echo("e")
+        ]
+    });
+    let (mut kept, first) = Run::start(spec.clone());
+    let (mut read_back, again) = Run::start(spec);
+    assert_eq!(first, again);
+    let mut queue: Vec<String> = first
+        .iter()
+        .filter_map(|a| a.strip_prefix("start ").map(str::to_string))
+        .collect();
+    let mut secs = 0;
+    while !queue.is_empty() {
+        let name = queue.remove(0);
+        secs += 1;
+        // `a` fails: `c` is omitted and `d` runs.
+        let code = i32::from(name == "wf[3].fan.a");
+        let json = serde_json::to_string(&read_back.st).unwrap();
+        read_back.st = serde_json::from_str(&json).unwrap();
+        let actions = kept.run(&name, code, "", secs);
+        assert_eq!(read_back.run(&name, code, "", secs), actions, "{name}");
+        assert_eq!(
+            serde_json::to_value(&kept.st).unwrap(),
+            serde_json::to_value(&read_back.st).unwrap(),
+            "{name}"
+        );
+        queue.extend(
+            actions
+                .iter()
+                .filter_map(|a| a.strip_prefix("start ").map(str::to_string)),
+        );
+    }
+    assert!(kept.st.status.phase.is_finished());
+    assert_eq!(kept.phase("wf[2].four"), NodePhase::Succeeded);
+    assert_eq!(kept.phase("wf[3].fan.c"), NodePhase::Omitted);
+    assert_eq!(kept.phase("wf[3].fan.d"), NodePhase::Succeeded);
+    assert_eq!(kept.phase("wf[3].fan.w"), NodePhase::Skipped);
+    assert_eq!(kept.phase("wf[3].fan.z"), NodePhase::Succeeded);
+}
+
+/// A command that fails changes nothing, even when it failed after changing some nodes.
+#[test]
+fn a_command_that_fails_half_way_changes_nothing() {
+    let (mut run, _) = Run::start(json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [[
+                {"name": "a", "template": "approve"},
+                {"name": "b", "template": "approve"}
+            ]]},
+            {"name": "approve", "suspend": {}, "outputs": {"parameters": [
+                {"name": "ok", "valueFrom": {"supplied": {}}}
+            ]}}
+        ]
+    }));
+    let before = run.st.clone();
+    // Both nodes match; `ok` is set on the first before `nope` fails the command.
+    let err = run
+        .try_cmd(
+            Command::SetOutputs {
+                node_filter: "templateName=approve".into(),
+                parameters: vec![("ok".into(), "yes".into()), ("nope".into(), "x".into())],
+                message: Some("set".into()),
+            },
+            5,
+        )
+        .unwrap_err();
+    assert!(err.contains("nope"), "{err}");
+    assert_eq!(run.st, before);
+    assert_eq!(
+        serde_json::to_value(&run.st).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
 }
 
 #[test]
