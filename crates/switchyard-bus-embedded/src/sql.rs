@@ -4,13 +4,7 @@
 //! assigned by the writer (never by SQLite), so they are never reused even when retention
 //! has removed every message: the last one assigned is kept in `stream.last_seq`.
 
-/// One schema step. Versions are 1, 2, 3, ... with no gaps; a step is never edited once
-/// released: change the schema by adding a step.
-pub(crate) struct Migration {
-    pub version: i64,
-    pub name: &'static str,
-    pub sql: &'static str,
-}
+pub(crate) use switchyard_sqlite::{BEGIN, COMMIT, Migration, ROLLBACK};
 
 pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -54,20 +48,6 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
         ) WITHOUT ROWID;
     ",
 }];
-
-pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "
-    CREATE TABLE IF NOT EXISTS migrations (
-        version    INTEGER PRIMARY KEY,
-        name       TEXT    NOT NULL,
-        applied_at INTEGER NOT NULL
-    )";
-pub(crate) const SELECT_MIGRATIONS: &str = "SELECT version FROM migrations ORDER BY version";
-pub(crate) const INSERT_MIGRATION: &str =
-    "INSERT INTO migrations (version, name, applied_at) VALUES (?1, ?2, ?3)";
-
-pub(crate) const BEGIN: &str = "BEGIN IMMEDIATE";
-pub(crate) const COMMIT: &str = "COMMIT";
-pub(crate) const ROLLBACK: &str = "ROLLBACK";
 
 // ---- stream --------------------------------------------------------------------------------
 

@@ -1,40 +1,21 @@
-//! How SQLite's failures map onto the port's error classes.
-//!
-//! The rule: what a retry can cure (disk full, I/O errors, a busy or locked database, a file
-//! that cannot be opened right now) is [`StoreError::Unavailable`]; a damaged file is
+//! How SQLite's failures map onto the port's error classes (`switchyard-sqlite` classifies
+//! them): what a retry can cure is [`StoreError::Unavailable`]; a damaged file is
 //! [`StoreError::Corrupt`]; anything else is a bug, [`StoreError::Internal`].
 
-use rusqlite::ErrorCode;
+use switchyard_sqlite::{Failure, FailureClass};
 use switchyard_store::StoreError;
 
 /// Maps a rusqlite error; `doing` completes "SQLite failed while ...".
 pub(crate) fn map(e: rusqlite::Error, doing: &str) -> StoreError {
-    let code = match &e {
-        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
-        _ => None,
-    };
-    match code {
-        Some(ErrorCode::DiskFull) => StoreError::Unavailable {
-            reason: format!("the disk is full while {doing} ({e})"),
-        },
-        Some(
-            ErrorCode::SystemIoFailure
-            | ErrorCode::DatabaseBusy
-            | ErrorCode::DatabaseLocked
-            | ErrorCode::CannotOpen
-            | ErrorCode::OutOfMemory
-            | ErrorCode::FileLockingProtocolFailed
-            | ErrorCode::ReadOnly
-            | ErrorCode::PermissionDenied,
-        ) => StoreError::Unavailable {
-            reason: format!("SQLite failed while {doing}: {e}"),
-        },
-        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt {
-            what: format!("SQLite failed while {doing}: {e}"),
-        },
-        _ => StoreError::Internal {
-            reason: format!("SQLite failed while {doing}: {e}"),
-        },
+    lift(switchyard_sqlite::classify(&e, doing))
+}
+
+/// Maps a classified failure onto the port's error.
+pub(crate) fn lift(f: Failure) -> StoreError {
+    match f.class {
+        FailureClass::Unavailable => StoreError::Unavailable { reason: f.message },
+        FailureClass::Corrupt => StoreError::Corrupt { what: f.message },
+        FailureClass::Internal => StoreError::Internal { reason: f.message },
     }
 }
 
@@ -42,37 +23,22 @@ pub(crate) fn map(e: rusqlite::Error, doing: &str) -> StoreError {
 mod tests {
     use super::*;
 
-    fn failure(code: i32) -> rusqlite::Error {
-        rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(code),
-            Some("what SQLite said".to_owned()),
-        )
-    }
-
     #[test]
-    fn classes() {
-        use rusqlite::ffi;
-        for (code, retryable, class) in [
-            (ffi::SQLITE_FULL, true, "unavailable"),
-            (ffi::SQLITE_IOERR, true, "unavailable"),
-            (ffi::SQLITE_IOERR_FSYNC, true, "unavailable"),
-            (ffi::SQLITE_BUSY, true, "unavailable"),
-            (ffi::SQLITE_CORRUPT, false, "corrupt"),
-            (ffi::SQLITE_NOTADB, false, "corrupt"),
-            (ffi::SQLITE_CONSTRAINT, false, "internal"),
-        ] {
-            let err = map(failure(code), "testing");
-            let got = match err {
-                StoreError::Unavailable { .. } => "unavailable",
-                StoreError::Corrupt { .. } => "corrupt",
-                StoreError::Internal { .. } => "internal",
-                _ => "other",
-            };
-            assert_eq!((got, err.is_retryable()), (class, retryable), "code {code}");
-        }
+    fn only_unavailable_is_retryable() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("what SQLite said".to_owned()),
+        );
+        let err = map(full, "committing");
+        assert!(err.is_retryable());
         assert_eq!(
-            map(failure(rusqlite::ffi::SQLITE_FULL), "committing").to_string(),
+            err.to_string(),
             "store unavailable: the disk is full while committing (what SQLite said); retry later"
         );
+        let corrupt = lift(Failure {
+            class: FailureClass::Corrupt,
+            message: "damaged".into(),
+        });
+        assert!(matches!(corrupt, StoreError::Corrupt { .. }) && !corrupt.is_retryable());
     }
 }

@@ -5,13 +5,7 @@
 //! `SELECT ... FOR UPDATE` on the counter row, and listing must sort with `COLLATE "C"` to
 //! keep SQLite's byte order.
 
-/// One schema step. Versions are 1, 2, 3, ... with no gaps; a step is never edited once
-/// released: change the schema by adding a step.
-pub(crate) struct Migration {
-    pub version: i64,
-    pub name: &'static str,
-    pub sql: &'static str,
-}
+pub(crate) use switchyard_sqlite::{BEGIN, COMMIT, Migration, ROLLBACK};
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -104,20 +98,6 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// The table that records applied migrations.
-pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "
-    CREATE TABLE IF NOT EXISTS migrations (
-        version    INTEGER PRIMARY KEY,
-        name       TEXT    NOT NULL,
-        applied_at TEXT    NOT NULL
-    )";
-pub(crate) const SELECT_MIGRATIONS: &str = "SELECT version FROM migrations ORDER BY version";
-pub(crate) const INSERT_MIGRATION: &str =
-    "INSERT INTO migrations (version, name, applied_at) VALUES (?1, ?2, ?3)";
-
-pub(crate) const BEGIN: &str = "BEGIN IMMEDIATE";
-pub(crate) const COMMIT: &str = "COMMIT";
-pub(crate) const ROLLBACK: &str = "ROLLBACK";
 pub(crate) const SAVEPOINT: &str = "SAVEPOINT job";
 pub(crate) const RELEASE: &str = "RELEASE job";
 pub(crate) const ROLLBACK_TO: &str = "ROLLBACK TO job";
