@@ -99,7 +99,7 @@ pub enum Command {
         switchyard get clusterworkflowtemplates -o name\n\n\
         Kinds: eventbus (eb), eventsources (es), sensors (sn), workflows (wf),\n\
         workflowtemplates (wftmpl), clusterworkflowtemplates (cwft), cronworkflows (cwf),\n\
-        secrets, configmaps (cm). `sensor`, `Sensor` and `sensors.argoproj.io` work too.")]
+        secrets, configmaps (cm), offerings, orders. `sensor`, `Sensor` and `sensors.argoproj.io` work too.")]
     Get(GetArgs),
 
     /// Delete one object.
@@ -175,6 +175,35 @@ pub enum Command {
         (dependencies matched, or why a filter turned it away) and the triggers it fired with\n\
         their outcome: the run started, `pending` (being retried) or `dead: REASON`.")]
     Events(EventsArgs),
+
+    /// Order something from the platform's catalog (an offering).
+    #[command(after_help = "Examples:\n  \
+        switchyard order environments --set region=eastus2 --set cloud_provider=azure \\\n      \
+        --set resource_type=aks --set environment=dev-team-a \\\n      \
+        --set requester_name=Ada --set requester_email=ada@example.com\n  \
+        switchyard order environments -f order.json --watch\n  \
+        switchyard order /applications --set name=web ... --idempotency-key deploy-42\n\n\
+        The input is checked against the offering's schema before it is sent, with the\n\
+        same messages the API gives; --set values are converted to the declared types.")]
+    Order(OrderArgs),
+
+    /// List, show and follow orders.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+
+    /// Approve an order waiting for approval (not your own).
+    #[command(after_help = "Examples:\n  \
+        switchyard approve 0193b6c2-... -m \"plan reviewed, ok for dev\"")]
+    Approve(ApproveArgs),
+
+    /// Reject an order waiting for approval (not your own); its run is stopped.
+    #[command(after_help = "Examples:\n  \
+        switchyard reject 0193b6c2-... -m \"too large for a dev environment\"")]
+    Reject(ApproveArgs),
+
+    /// Issue, list and revoke API tokens (admin).
+    #[command(subcommand)]
+    Token(TokenCommand),
 
     /// Suspend runs: nothing new starts until they are resumed; running steps go on.
     #[command(after_help = "Examples:\n  \
@@ -317,6 +346,16 @@ pub struct UpArgs {
     /// refused, cloud metadata included.
     #[arg(long = "http-trigger-allow", value_name = "CIDR", value_parser = switchyard_events::http::Cidr::parse)]
     pub http_trigger_allow: Vec<switchyard_events::http::Cidr>,
+
+    /// Serve this platform instead of the bundled one: the manifests in DIR (*.yaml, *.yml,
+    /// *.json) are applied at every start.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_platform")]
+    pub platform: Option<PathBuf>,
+
+    /// Do not apply the bundled platform (it is applied on the first start of a data
+    /// directory otherwise).
+    #[arg(long)]
+    pub no_platform: bool,
 }
 
 /// `IMAGE=DIR`, the directory existing.
@@ -610,6 +649,101 @@ pub struct EventsArgs {
     /// Output format: a table (default), json or yaml.
     #[arg(short, long, value_enum)]
     pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct OrderArgs {
+    /// The offering: its name, its route (`/environments`) or namespace/name.
+    pub offering: String,
+
+    /// An input field, KEY=VALUE (repeatable).
+    #[arg(long = "set", short = 's', value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Read the input from a JSON file (--set values go on top).
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
+
+    /// Send this Idempotency-Key: repeating the command returns the first order.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+
+    /// Follow the order until it waits for approval or ends.
+    #[arg(long)]
+    pub watch: bool,
+
+    /// Output format of the answer: json or yaml.
+    #[arg(short, long, value_enum)]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// List orders, newest first.
+    #[command(visible_alias = "ls")]
+    List(OrdersListArgs),
+    /// Show one order: its input, phase, runs, steps and approvals.
+    Get {
+        id: String,
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+    /// Follow an order until it waits for approval or ends (exit 1 if it failed).
+    Watch { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct OrdersListArgs {
+    /// Only orders of this offering.
+    #[arg(long)]
+    pub offering: Option<String>,
+    /// Only orders in this phase (Accepted, Running, WaitingForApproval, Succeeded, Failed).
+    #[arg(long)]
+    pub phase: Option<String>,
+    /// Only orders placed by this token name.
+    #[arg(long)]
+    pub requester: Option<String>,
+    /// How many to show (1-500).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub limit: u16,
+    #[arg(short, long, value_enum)]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The order id.
+    pub id: String,
+    /// Why: kept with the order and shown to the requester.
+    #[arg(short = 'm', long = "message", value_name = "COMMENT")]
+    pub message: String,
+    #[arg(short, long, value_enum)]
+    pub output: Option<OutputFormat>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token; it is printed once (stdout) and only its hash is kept.
+    #[command(after_help = "Examples:\n  \
+        switchyard token create alice --role orderer\n  \
+        switchyard token create bob --role approver --role orderer")]
+    Create {
+        /// Who the token is for (a-z, 0-9, -, ., _, @).
+        name: String,
+        /// A role (repeatable): orderer, approver, admin, or one an offering names.
+        #[arg(long, required = true)]
+        role: Vec<String>,
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+    /// List issued tokens (never the tokens themselves).
+    #[command(visible_alias = "ls")]
+    List {
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
+    },
+    /// Revoke a token: it stops working at once.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Args)]

@@ -195,6 +195,31 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.answer(request).await
+    }
+
+    /// `POST path` with a JSON body and extra headers; the answer as JSON.
+    pub async fn post_value(
+        &self,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Result<Value, CliError> {
+        let mut request = self
+            .request(Method::POST, path, &[])
+            .timeout(REQUEST_TIMEOUT)
+            .json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.answer(request).await
+    }
+
+    /// Sends a request and reads its JSON answer, or the error it stands for.
+    async fn answer<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, CliError> {
         let response = request.send().await.map_err(|e| self.transport_error(&e))?;
         let status = response.status();
         let bytes = response
@@ -214,6 +239,12 @@ impl Client {
 
     /// The error for a non-2xx answer: its [`ErrorBody`], or its text when it has none.
     fn error_answer(&self, status: StatusCode, bytes: &[u8]) -> CliError {
+        // A 422 of the platform API lists every bad field, FastAPI style.
+        if let Ok(value) = serde_json::from_slice::<Value>(bytes)
+            && let Some(detail) = value["detail"].as_array()
+        {
+            return CliError::Rejected(crate::orders::describe_detail(detail));
+        }
         let body = serde_json::from_slice::<ErrorBody>(bytes).unwrap_or_else(|_| {
             let text = String::from_utf8_lossy(bytes);
             let code = if status.is_server_error() {

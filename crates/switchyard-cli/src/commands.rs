@@ -71,6 +71,26 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let client = connect(&server, token, data_dir.as_deref())?;
             runtime()?.block_on(workflows::wait(&client, args))
         }
+        Command::Order(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(crate::orders::order(&client, args))
+        }
+        Command::Orders(command) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(crate::orders::orders(&client, command))
+        }
+        Command::Approve(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(crate::orders::decide(&client, args, true))
+        }
+        Command::Reject(args) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(crate::orders::decide(&client, args, false))
+        }
+        Command::Token(command) => {
+            let client = connect(&server, token, data_dir.as_deref())?;
+            runtime()?.block_on(crate::orders::token(&client, command))
+        }
         Command::Events(args) => {
             let client = connect(&server, token, data_dir.as_deref())?;
             runtime()?.block_on(crate::events::events(&client, args))
@@ -208,10 +228,40 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
     config.image_tools = args.image_tools.clone();
     config.webhook_host = args.webhook_host;
     config.http_trigger_allow = args.http_trigger_allow.clone();
+    config.platform = if let Some(dir) = &args.platform {
+        let sources = read_local(std::slice::from_ref(dir), &Limits::default())?;
+        if sources.is_empty() {
+            return Err(CliError::Usage(format!(
+                "--platform {}: no manifests there (*.yaml, *.yml, *.json)",
+                dir.display()
+            )));
+        }
+        Some(switchyard_server::Platform {
+            origin: format!("the platform in {}", dir.display()),
+            sources: sources
+                .into_iter()
+                .map(|s| SourceText {
+                    name: s.name,
+                    content: s.text,
+                })
+                .collect(),
+            every_start: true,
+        })
+    } else if args.no_platform {
+        None
+    } else {
+        Some(switchyard_server::Platform {
+            origin: "the bundled platform".to_owned(),
+            sources: crate::platform::bundled(),
+            every_start: false,
+        })
+    };
     switchyard_server::run(config, switchyard_server::shutdown_signal())
         .await
         .map_err(|e| match e {
-            switchyard_server::Error::Listen { .. } => CliError::Rejected(e.to_string()),
+            switchyard_server::Error::Listen { .. } | switchyard_server::Error::Platform(_) => {
+                CliError::Rejected(e.to_string())
+            }
             other => CliError::Internal(other.to_string()),
         })
 }
@@ -261,6 +311,13 @@ async fn get(client: &Client, args: GetArgs) -> Result<(), CliError> {
     let kind = parse_kind(&args.kind)?;
     let namespace = args.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
     let format = args.output;
+    if kind == Kind::Order {
+        // Orders have their own view (phase, runs, approvals) and are found by id alone.
+        return Err(CliError::Usage(
+            "orders are listed with `switchyard orders list` and shown with `switchyard orders get ID`"
+                .to_owned(),
+        ));
+    }
     if args.node_field_selector.is_some() && (kind != Kind::Workflow || args.name.is_none()) {
         return Err(CliError::Usage(
             "--node-field-selector applies to one workflow: `get workflow NAME --node-field-selector ...`"
@@ -399,7 +456,7 @@ mod tests {
             "unknown kind `pods`; Switchyard knows eventbus (eb, eventbuses), eventsources (es), \
              sensors (sn), workflows (wf), workflowtemplates (wftmpl), \
              clusterworkflowtemplates (clusterwftmpl, cwft), cronworkflows (cwf, cronwf), \
-             secrets, configmaps (cm)"
+             secrets, configmaps (cm), offerings, orders"
         );
     }
 

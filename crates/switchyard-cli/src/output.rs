@@ -107,6 +107,32 @@ fn kind_columns(kind: Kind, wide: bool) -> Vec<Column> {
             header: "DATA",
             cell: |o| count_keys(o, &["data", "binaryData"]).to_string(),
         }],
+        Kind::Offering => vec![
+            Column {
+                header: "ROUTE",
+                cell: |o| text_at(o, "/spec/route"),
+            },
+            Column {
+                header: "EVENT",
+                cell: |o| {
+                    format!(
+                        "{}/{}",
+                        text_at(o, "/spec/event/eventSourceName"),
+                        text_at(o, "/spec/event/eventName")
+                    )
+                },
+            },
+        ],
+        Kind::Order => vec![
+            Column {
+                header: "OFFERING",
+                cell: |o| text_at(o, "/spec/offering"),
+            },
+            Column {
+                header: "REQUESTER",
+                cell: |o| text_at(o, "/spec/requester"),
+            },
+        ],
         Kind::Sensor => vec![
             Column {
                 header: "STATUS",

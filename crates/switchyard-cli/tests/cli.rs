@@ -158,7 +158,7 @@ fn lint_reports_every_problem_offline() {
             &["-f", "bad.yaml"],
             1,
             "bad.yaml:5:3: warning: metadata.colour: unknown field `colour` in ObjectMeta; it is ignored\n\
-             bad.yaml:10:7: error: kind: unknown kind `Rollout`; Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap\n\
+             bad.yaml:10:7: error: kind: unknown kind `Rollout`; Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap, Offering, Order\n\
              1 object, 1 error, 1 warning\n",
         ),
         (
@@ -213,7 +213,7 @@ fn usage_errors_exit_2_and_unreachable_servers_exit_3() {
         (
             &["get", "pods"],
             2,
-            "error: unknown kind `pods`; Switchyard knows eventbus (eb, eventbuses), eventsources (es), sensors (sn), workflows (wf), workflowtemplates (wftmpl), clusterworkflowtemplates (clusterwftmpl, cwft), cronworkflows (cwf, cronwf), secrets, configmaps (cm)\n".to_owned(),
+            "error: unknown kind `pods`; Switchyard knows eventbus (eb, eventbuses), eventsources (es), sensors (sn), workflows (wf), workflowtemplates (wftmpl), clusterworkflowtemplates (clusterwftmpl, cwft), cronworkflows (cwf, cronwf), secrets, configmaps (cm), offerings, orders\n".to_owned(),
         ),
         (
             &["get", "cm", "x", "-A"],
@@ -287,7 +287,14 @@ impl Up {
         }
         let child = cmd
             .env("HOME", home)
-            .args(["--log-format", "json", "up", "--listen", &addr.to_string()])
+            .args([
+                "--log-format",
+                "json",
+                "up",
+                "--no-platform",
+                "--listen",
+                &addr.to_string(),
+            ])
             .arg("--data-dir")
             .arg(data_dir)
             .stdin(Stdio::null())
@@ -417,7 +424,7 @@ fn end_to_end_apply_get_delete() {
             1,
             "",
             "bad.yaml:5:3: warning: metadata.colour: unknown field `colour` in ObjectMeta; it is ignored\n\
-             bad.yaml:10:7: error: kind: unknown kind `Rollout`; Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap\n\
+             bad.yaml:10:7: error: kind: unknown kind `Rollout`; Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap, Offering, Order\n\
              error: 1 error in the manifests; nothing was applied\n"
         )
     );

@@ -8,16 +8,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Api, Server, data_dir};
-
-/// A free port on 127.0.0.1 for the webhook.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{Api, Server, data_dir, free_port};
 
 /// The seed platform: three endpoints on one port, a sensor that passes six fields of the
 /// order to a workflow as its parameters.

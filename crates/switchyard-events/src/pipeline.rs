@@ -17,7 +17,7 @@ use crate::publish::BusDispatch;
 use crate::sensors::Sensors;
 use crate::sources::webhook_routes;
 use crate::triggers::{Effects, RunStarter, run_outbox};
-use crate::webhook::{RouteProblem, WebhookServers};
+use crate::webhook::{DispatchError, Dispatched, RouteProblem, WebhookServers, webhook_event};
 use crate::{lock_read, lock_write};
 
 /// How often the pipeline re-reads the stored objects even when nobody said they changed.
@@ -30,6 +30,20 @@ pub struct PipelineConfig {
     pub webhook_host: IpAddr,
     /// Internal addresses HTTP triggers may reach anyway.
     pub http_allow: Vec<Cidr>,
+}
+
+/// Why [`Pipeline::raise`] recorded nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RaiseError {
+    /// No such webhook route is served (not applied, or its port could not be bound).
+    #[error("{0}")]
+    NoRoute(String),
+    /// The bus cannot take it now: retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The source's filter cannot be evaluated on it.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 /// The running pipeline. Cheap to clone.
@@ -119,6 +133,52 @@ impl Pipeline {
             .iter()
             .find(|p| p.namespace == namespace && p.name == name)
             .map(|p| p.message.clone())
+    }
+
+    /// Raises an event on a served webhook route as if `body` had been posted to it with
+    /// `headers`: the same event data and attributes, the same filter, the same bus. `id` is
+    /// the event's id and its dedup key (raising it again records nothing new).
+    pub async fn raise(
+        &self,
+        namespace: &str,
+        source: &str,
+        event: &str,
+        headers: &axum::http::HeaderMap,
+        body: serde_json::Value,
+        id: &str,
+    ) -> Result<Dispatched, RaiseError> {
+        let (route, dispatch) = {
+            let webhooks = self.inner.webhooks.lock().await;
+            let route = webhooks.route(namespace, source, event).ok_or_else(|| {
+                RaiseError::NoRoute(format!(
+                    "EventSource {namespace}/{source} serves no webhook event `{event}`{}",
+                    self.route_problems()
+                        .iter()
+                        .find(|p| p.namespace == namespace
+                            && p.source == source
+                            && p.event == event)
+                        .map(|p| format!(" ({})", p.message))
+                        .unwrap_or_default()
+                ))
+            })?;
+            (route, webhooks.dispatcher())
+        };
+        let origin = Some(format!("switchyard-api/{namespace}/{source}"));
+        let (cloudevent, dedup) = webhook_event(
+            &route,
+            headers,
+            body,
+            Some(id.to_owned()),
+            origin,
+            chrono::Utc::now(),
+        );
+        dispatch
+            .dispatch(&route, cloudevent, dedup)
+            .await
+            .map_err(|e| match e {
+                DispatchError::Unavailable(m) => RaiseError::Unavailable(m),
+                DispatchError::Rejected(m) => RaiseError::Rejected(m),
+            })
     }
 
     /// The webhook ports being served.

@@ -25,6 +25,9 @@ use switchyard_store::Store;
 
 /// The annotation that ties a run to the firing that started it.
 pub const FIRING_ANNOTATION: &str = "events.switchyard.dev/firing";
+/// The annotation listing the ids of the events that started a run, comma-separated (the
+/// platform API follows an order to its runs through it).
+pub const EVENTS_ANNOTATION: &str = "events.switchyard.dev/events";
 /// Labels Argo Events' triggers do not set but users filter runs by.
 pub const SENSOR_LABEL: &str = "events.switchyard.dev/sensor";
 pub const TRIGGER_LABEL: &str = "events.switchyard.dev/trigger";
@@ -166,8 +169,9 @@ pub fn run_name(workflow: &Json, sensor: &str, firing_key: &str) -> String {
     format!("{prefix}{suffix}")
 }
 
-/// Prepares a firing's Workflow: its name, the firing annotation and the sensor labels.
-pub fn prepare_workflow(mut workflow: Json, firing: &Firing) -> Json {
+/// Prepares a firing's Workflow: its name, the firing and events annotations and the sensor
+/// labels.
+pub fn prepare_workflow(mut workflow: Json, firing: &Firing, events: &[String]) -> Json {
     let name = run_name(&workflow, &firing.sensor.name, &firing.key);
     if let Some(object) = workflow.as_object_mut() {
         let metadata = object
@@ -184,6 +188,9 @@ pub fn prepare_workflow(mut workflow: Json, firing: &Firing) -> Json {
                 .or_insert_with(|| Json::Object(Default::default()));
             if let Some(annotations) = annotations.as_object_mut() {
                 annotations.insert(FIRING_ANNOTATION.into(), Json::String(firing.key.clone()));
+                if !events.is_empty() {
+                    annotations.insert(EVENTS_ANNOTATION.into(), Json::String(events.join(",")));
+                }
             }
             let labels = metadata
                 .entry("labels")
@@ -245,7 +252,7 @@ async fn perform(
             namespace,
             workflow,
         } => {
-            let workflow = prepare_workflow(workflow.clone(), firing);
+            let workflow = prepare_workflow(workflow.clone(), firing, events);
             match effects.starter.start_workflow(namespace, workflow).await {
                 Ok(name) => Ok(format!("workflow {namespace}/{name}")),
                 Err(StartError::AlreadyExists {

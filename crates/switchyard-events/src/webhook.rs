@@ -149,6 +149,21 @@ impl WebhookServers {
         ports
     }
 
+    /// The route served for `namespace`/`source` event `event`, if any.
+    pub fn route(&self, namespace: &str, source: &str, event: &str) -> Option<Arc<WebhookRoute>> {
+        self.servers.values().find_map(|server| {
+            crate::lock_read(&server.routes)
+                .values()
+                .find(|r| r.namespace == namespace && r.source == source && r.event == event)
+                .cloned()
+        })
+    }
+
+    /// Where this server's routes hand their events.
+    pub fn dispatcher(&self) -> Arc<dyn Dispatch> {
+        self.dispatch.clone()
+    }
+
     /// Serves exactly `routes`: starts servers for new ports, stops those no route needs, and
     /// swaps each port's table at once (requests in flight finish on the table they found).
     /// Returns the routes that cannot be served: a port that cannot be bound, or a second
@@ -275,35 +290,7 @@ async fn handle(
         Err(response) => return *response,
     };
     let (id, origin) = sender_identity(&parts.headers, &body);
-    let mut data = Map::new();
-    data.insert("header".into(), go_headers(&parts.headers));
-    data.insert("body".into(), body);
-    if !route.metadata.is_empty() {
-        data.insert(
-            "metadata".into(),
-            Json::Object(
-                route
-                    .metadata
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-                    .collect(),
-            ),
-        );
-    }
-    let dedup = id
-        .as_ref()
-        .map(|id| format!("{}\u{0}{id}", origin.as_deref().unwrap_or_default()));
-    let event = CloudEvent {
-        specversion: SPEC_VERSION.to_owned(),
-        id: id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
-        source: route.source.clone(),
-        kind: "webhook".to_owned(),
-        subject: route.event.clone(),
-        time: now,
-        datacontenttype: "application/json".to_owned(),
-        originsource: origin,
-        data: Json::Object(data),
-    };
+    let (event, dedup) = webhook_event(route, &parts.headers, body, id, origin, now);
     let event_id = event.id.clone();
     match dispatch.dispatch(route, event, dedup).await {
         Ok(outcome) => {
@@ -337,6 +324,60 @@ async fn handle(
             response
         }
     }
+}
+
+/// The event a request to `route` becomes: data `{header, body, metadata}` and the
+/// CloudEvent attributes, as Argo's webhook EventSource makes them. `id` and `origin` are a
+/// sender's own CloudEvent identity (kept, and the dedup key), or `None` for a new id. The
+/// platform API raises orders through this too, so an order is exactly a webhook event.
+pub fn webhook_event(
+    route: &WebhookRoute,
+    headers: &HeaderMap,
+    body: Json,
+    id: Option<String>,
+    origin: Option<String>,
+    now: DateTime<Utc>,
+) -> (CloudEvent, Option<String>) {
+    let mut data = Map::new();
+    data.insert("header".into(), go_headers(headers));
+    data.insert("body".into(), body);
+    if !route.metadata.is_empty() {
+        data.insert(
+            "metadata".into(),
+            Json::Object(
+                route
+                    .metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                    .collect(),
+            ),
+        );
+    }
+    let dedup = id.as_ref().map(|id| dedup_key(origin.as_deref(), id));
+    let event = CloudEvent {
+        specversion: SPEC_VERSION.to_owned(),
+        id: id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+        source: route.source.clone(),
+        kind: "webhook".to_owned(),
+        subject: route.event.clone(),
+        time: now,
+        datacontenttype: "application/json".to_owned(),
+        originsource: origin,
+        data: Json::Object(data),
+    };
+    (event, dedup)
+}
+
+/// The bus dedup key of a sender's event: a digest of its `source` and `id`, so any id
+/// (control characters and length included) makes a valid key, and two senders' ids never
+/// collide.
+pub fn dedup_key(origin: Option<&str>, id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(origin.unwrap_or_default().as_bytes());
+    hasher.update([0]);
+    hasher.update(id.as_bytes());
+    format!("ce-{}", hex::encode(hasher.finalize()))
 }
 
 /// The event's `body`: the query of a GET, the form of an urlencoded POST, or the JSON body.

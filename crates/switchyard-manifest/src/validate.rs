@@ -112,6 +112,22 @@ pub fn validate(objects: &[Loaded], exists: &dyn Fn(Kind, &str, &str) -> bool) -
                     v.error("data", e);
                 }
             }
+            Resource::Offering(offering) => {
+                let name = offering.metadata.name.as_deref().unwrap_or_default();
+                let namespace = v.namespace().to_owned();
+                if let Err(problems) =
+                    switchyard_catalog::Offering::from_manifest(&namespace, name, &offering.spec)
+                {
+                    for p in problems {
+                        v.error(&p.path, p.message);
+                    }
+                }
+            }
+            Resource::Order(_) => v.error(
+                "kind",
+                "an Order is placed through the platform API (POST to its offering's route, or \
+                 POST /api/v1/orders), not applied",
+            ),
         }
     }
     out

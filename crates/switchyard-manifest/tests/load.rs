@@ -221,7 +221,7 @@ fn kinds_and_documents() {
                 input: "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: x}\n",
                 objects: &[],
                 diagnostics: &[
-                    "m.yaml:2:7: error: kind: unknown kind `Rollout`; Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap",
+                    "m.yaml:2:7: error: kind: unknown kind `Rollout`; Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap, Offering, Order",
                 ],
             },
             Case {
@@ -229,7 +229,7 @@ fn kinds_and_documents() {
                 input: "apiVersion: argoproj.io/v1alpha1\nkind: sensor\n",
                 objects: &[],
                 diagnostics: &[
-                    "m.yaml:2:7: error: kind: unknown kind `sensor` (did you mean `Sensor`? kinds are case-sensitive); Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap",
+                    "m.yaml:2:7: error: kind: unknown kind `sensor` (did you mean `Sensor`? kinds are case-sensitive); Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap, Offering, Order",
                 ],
             },
             Case {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
 
 use crate::meta::ObjectMeta;
-use crate::{core, events, workflow};
+use crate::{core, events, platform, workflow};
 
 /// Every kind a manifest may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,6 +18,8 @@ pub enum Kind {
     CronWorkflow,
     Secret,
     ConfigMap,
+    Offering,
+    Order,
 }
 
 /// Static facts about a kind: its API version, the names users type, and its scope.
@@ -103,6 +105,22 @@ const KINDS: &[KindInfo] = &[
         short_names: &["cm"],
         namespaced: true,
     },
+    KindInfo {
+        kind: Kind::Offering,
+        name: "Offering",
+        api_version: crate::SWITCHYARD_API_VERSION,
+        plural: "offerings",
+        short_names: &[],
+        namespaced: true,
+    },
+    KindInfo {
+        kind: Kind::Order,
+        name: "Order",
+        api_version: crate::SWITCHYARD_API_VERSION,
+        plural: "orders",
+        short_names: &[],
+        namespaced: true,
+    },
 ];
 
 impl Kind {
@@ -116,6 +134,8 @@ impl Kind {
         Kind::CronWorkflow,
         Kind::Secret,
         Kind::ConfigMap,
+        Kind::Offering,
+        Kind::Order,
     ];
 
     fn info(self) -> &'static KindInfo {
@@ -224,6 +244,8 @@ pub enum Resource {
     CronWorkflow(Box<workflow::CronWorkflow>),
     Secret(Box<core::Secret>),
     ConfigMap(Box<core::ConfigMap>),
+    Offering(Box<platform::Offering>),
+    Order(Box<platform::Order>),
 }
 
 /// Applies `$body` to the object inside any [`Resource`] variant, bound as `$o`.
@@ -239,6 +261,8 @@ macro_rules! each_resource {
             Resource::CronWorkflow($o) => $body,
             Resource::Secret($o) => $body,
             Resource::ConfigMap($o) => $body,
+            Resource::Offering($o) => $body,
+            Resource::Order($o) => $body,
         }
     };
 }
@@ -255,6 +279,8 @@ impl Resource {
             Resource::CronWorkflow(_) => Kind::CronWorkflow,
             Resource::Secret(_) => Kind::Secret,
             Resource::ConfigMap(_) => Kind::ConfigMap,
+            Resource::Offering(_) => Kind::Offering,
+            Resource::Order(_) => Kind::Order,
         }
     }
 
@@ -292,6 +318,8 @@ impl Resource {
             Kind::CronWorkflow => Resource::CronWorkflow(Box::new(Deserialize::deserialize(d)?)),
             Kind::Secret => Resource::Secret(Box::new(Deserialize::deserialize(d)?)),
             Kind::ConfigMap => Resource::ConfigMap(Box::new(Deserialize::deserialize(d)?)),
+            Kind::Offering => Resource::Offering(Box::new(Deserialize::deserialize(d)?)),
+            Kind::Order => Resource::Order(Box::new(Deserialize::deserialize(d)?)),
         })
     }
 

@@ -12,6 +12,7 @@ pub mod events;
 pub mod kind;
 pub mod logic;
 pub mod meta;
+pub mod platform;
 pub mod policy;
 pub mod value;
 pub mod workflow;

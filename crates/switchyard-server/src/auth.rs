@@ -28,44 +28,53 @@ pub const TOKEN_PREFIX: &str = "syd_";
 /// The meta-table key holding the hex SHA-256 of the admin token.
 pub const ADMIN_TOKEN_META_KEY: &str = "auth.admin_token_sha256";
 
-/// What a principal may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// May place orders.
-    Orderer,
-    /// May approve or reject orders waiting for approval.
-    Approver,
-    /// May do everything, including applying manifests and reading secrets.
-    Admin,
+/// The role names Switchyard gives a meaning to. An offering may name other roles in its
+/// `access` lists; a token may hold any role names.
+pub mod roles {
+    /// May place orders (unless an offering says otherwise).
+    pub const ORDERER: &str = "orderer";
+    /// May approve or reject orders waiting for approval (unless an offering says otherwise).
+    pub const APPROVER: &str = "approver";
+    /// May do everything: apply manifests, manage tokens, read secrets, act on any run.
+    pub const ADMIN: &str = "admin";
 }
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub name: String,
-    pub roles: Vec<Role>,
+    pub roles: Vec<String>,
 }
 
 impl Principal {
     pub fn admin() -> Self {
         Principal {
             name: "admin".to_owned(),
-            roles: vec![Role::Admin],
+            roles: vec![roles::ADMIN.to_owned()],
         }
     }
 
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == roles::ADMIN)
+    }
+
     /// True when the principal holds `role` (admins hold every role).
-    pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(&role) || self.roles.contains(&Role::Admin)
+    pub fn has_role(&self, role: &str) -> bool {
+        self.is_admin() || self.roles.iter().any(|r| r == role)
+    }
+
+    /// True when the principal holds one of `any` (admins hold every role).
+    pub fn has_any_role(&self, any: &[String]) -> bool {
+        self.is_admin() || any.iter().any(|r| self.has_role(r))
     }
 
     /// `Ok` when the principal holds `role`, else a 403 that names what is missing.
-    pub fn require(&self, role: Role, action: &str) -> Result<(), ApiError> {
+    pub fn require(&self, role: &str, action: &str) -> Result<(), ApiError> {
         if self.has_role(role) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
-                "`{}` may not {action}: it needs the {role:?} role",
+                "`{}` may not {action}: it needs the `{role}` role",
                 self.name
             )))
         }
@@ -103,7 +112,8 @@ pub fn generate_token() -> String {
     format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
 }
 
-/// The known tokens (as hashes) and who each one is.
+/// The tokens known at start (the admin token), as hashes, and who each one is. Tokens
+/// issued through the API live in the store (see [`crate::tokens`]) and are looked up there.
 #[derive(Debug, Clone, Default)]
 pub struct Authenticator {
     entries: Vec<(TokenHash, Principal)>,
@@ -118,7 +128,8 @@ impl Authenticator {
         self.entries.push((hash, principal));
     }
 
-    /// The principal for `token`, comparing against every entry in constant time.
+    /// The principal for `token` among the start-time entries, comparing against every entry
+    /// in constant time.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
         let presented = TokenHash::of(token);
         let mut found = None;
@@ -138,12 +149,25 @@ pub async fn require_bearer(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let header = request.headers().get(AUTHORIZATION);
-    let Some(header) = header else {
-        return ApiError::unauthorized(
+    match principal_of(&state, request.headers()).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Who the request's bearer token stands for: the admin token, or a token issued through
+/// the API; a 401 that says what is wrong otherwise.
+pub async fn principal_of(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Principal, ApiError> {
+    let Some(header) = headers.get(AUTHORIZATION) else {
+        return Err(ApiError::unauthorized(
             "missing bearer token: send `Authorization: Bearer <token>` (the admin token is in the server's data directory, file admin.token)",
-        )
-        .into_response();
+        ));
     };
     let token = header.to_str().ok().and_then(|value| {
         let (scheme, token) = value.split_once(' ')?;
@@ -153,18 +177,16 @@ pub async fn require_bearer(
             .filter(|t| !t.is_empty())
     });
     let Some(token) = token else {
-        return ApiError::unauthorized(
+        return Err(ApiError::unauthorized(
             "malformed Authorization header: expected `Authorization: Bearer <token>`",
-        )
-        .into_response();
+        ));
     };
-    match state.authenticator().authenticate(token) {
-        Some(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
-        }
-        None => ApiError::unauthorized("the bearer token is not valid").into_response(),
+    if let Some(principal) = state.authenticator().authenticate(token) {
+        return Ok(principal);
     }
+    crate::tokens::lookup(state.store().as_ref(), token)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the bearer token is not valid"))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
@@ -314,19 +336,26 @@ mod tests {
     #[test]
     fn admin_holds_every_role() {
         let admin = Principal::admin();
-        for role in [Role::Orderer, Role::Approver, Role::Admin] {
+        for role in [
+            roles::ORDERER,
+            roles::APPROVER,
+            roles::ADMIN,
+            "platform-lead",
+        ] {
             assert!(admin.has_role(role));
         }
         let orderer = Principal {
             name: "dev".into(),
-            roles: vec![Role::Orderer],
+            roles: vec![roles::ORDERER.into()],
         };
-        assert!(orderer.has_role(Role::Orderer));
-        assert!(!orderer.has_role(Role::Admin));
-        let err = orderer.require(Role::Admin, "read secrets").unwrap_err();
+        assert!(orderer.has_role(roles::ORDERER));
+        assert!(!orderer.has_role(roles::ADMIN));
+        assert!(orderer.has_any_role(&["x".into(), "orderer".into()]));
+        assert!(!orderer.has_any_role(&["approver".into()]));
+        let err = orderer.require(roles::ADMIN, "read secrets").unwrap_err();
         assert_eq!(
             err.body.message,
-            "`dev` may not read secrets: it needs the Admin role"
+            "`dev` may not read secrets: it needs the `admin` role"
         );
     }
 }

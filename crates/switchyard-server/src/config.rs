@@ -64,6 +64,19 @@ pub struct ServerConfig {
     pub webhook_host: IpAddr,
     /// Internal address ranges (loopback, private, link-local) HTTP triggers may reach.
     pub http_trigger_allow: Vec<switchyard_events::http::Cidr>,
+    /// Manifests the server applies itself at start: the platform it serves.
+    pub platform: Option<Platform>,
+}
+
+/// The platform a server applies at start.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    /// Where it came from, for messages (`the bundled platform`, a directory).
+    pub origin: String,
+    pub sources: Vec<switchyard_api::SourceText>,
+    /// Apply at every start (a platform given explicitly), or only on the first start of a
+    /// data directory (the bundled one: later edits are the user's to keep).
+    pub every_start: bool,
 }
 
 impl ServerConfig {
@@ -83,6 +96,7 @@ impl ServerConfig {
             image_tools: Vec::new(),
             webhook_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             http_trigger_allow: Vec::new(),
+            platform: None,
         }
     }
 

@@ -35,6 +35,8 @@ pub enum Error {
     Controller(String),
     #[error("the server failed: {0}")]
     Serve(io::Error),
+    #[error("{0}")]
+    Platform(String),
 }
 
 impl Error {
@@ -74,6 +76,17 @@ impl ApiError {
             body: ErrorBody::new(code, message),
             retry_after: None,
         }
+    }
+
+    /// 503 with `Retry-After: 1`: the caller should retry.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            message,
+        );
+        e.retry_after = Some(1);
+        e
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

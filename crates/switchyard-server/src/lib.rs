@@ -8,14 +8,18 @@
 
 pub mod apply;
 pub mod auth;
+pub mod catalog;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod events;
+pub mod orders;
 pub mod routes;
 pub mod runs;
 pub mod state;
 pub mod status;
 pub mod telemetry;
+pub mod tokens;
 
 use std::future::Future;
 use std::time::Duration;
@@ -33,8 +37,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-pub use auth::{AdminToken, Principal, Role};
-pub use config::{DEFAULT_LISTEN, ServerConfig};
+pub use auth::{AdminToken, Principal, roles};
+pub use config::{DEFAULT_LISTEN, Platform, ServerConfig};
 pub use error::{ApiError, Error};
 pub use state::{AppState, Opened, open};
 pub use telemetry::{LogFormat, init_logging, shutdown_signal};
@@ -45,6 +49,21 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/apply", post(routes::apply))
         .route("/api/v1/events", get(events::list))
+        .route("/api/v1/whoami", get(tokens::whoami))
+        .route("/api/v1/catalog", get(orders::offerings))
+        .route(
+            "/api/v1/orders",
+            get(orders::list).post(orders::place_generic),
+        )
+        .route("/api/v1/orders/{id}", get(orders::get))
+        .route("/api/v1/orders/{id}/approve", post(orders::approve))
+        .route("/api/v1/orders/{id}/reject", post(orders::reject))
+        .route("/api/v1/orders/{id}/events", get(orders::events))
+        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
+        .route(
+            "/api/v1/tokens/{name}",
+            axum::routing::delete(tokens::revoke),
+        )
         .route("/api/v1/{plural}", get(routes::list_all))
         .route(
             "/api/v1/{plural}/{name}",
@@ -83,6 +102,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(HEALTHZ_PATH, get(routes::healthz))
         .route(METRICS_PATH, get(routes::metrics))
+        .route(docs::OPENAPI_PATH, get(docs::openapi))
+        .merge(docs::docs_router())
         .merge(api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
@@ -112,8 +133,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such route; the API lives under /api/v1")
+/// Everything no fixed route matched: a POST may be an order at an offering's route;
+/// anything else is a 404.
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if method == axum::http::Method::POST && state.catalog().by_route(uri.path()).is_some() {
+        return orders::place_at_route(&state, uri.path(), &headers, body).await;
+    }
+    ApiError::not_found("no such route; the API lives under /api/v1 and offerings at their routes (GET /api/v1/catalog)")
+        .into_response()
 }
 
 /// Gives error answers produced outside the handlers (405 from routing, 413 from the body
@@ -151,6 +184,49 @@ async fn json_error_bodies(response: Response) -> Response {
     rewritten
 }
 
+/// The meta entry recording that the bundled platform was applied to this data directory.
+const PLATFORM_APPLIED_META: &str = "platform.applied";
+
+/// Applies the server's platform (see [`Platform::every_start`]) as the admin would.
+async fn apply_platform(state: &AppState, platform: &Platform) -> Result<(), Error> {
+    let store = state.store();
+    if !platform.every_start && store.get_meta(PLATFORM_APPLIED_META).await?.is_some() {
+        return Ok(());
+    }
+    let request = switchyard_api::ApplyRequest {
+        sources: platform.sources.clone(),
+        namespace: None,
+        dry_run: false,
+    };
+    match routes::apply_request(state, &Principal::admin(), request).await {
+        Ok(response) => {
+            let changed = response
+                .results
+                .iter()
+                .filter(|r| r.action != switchyard_api::Action::Unchanged)
+                .count();
+            tracing::info!(
+                origin = %platform.origin,
+                objects = response.results.len(),
+                changed,
+                "platform applied"
+            );
+            store
+                .put_meta(PLATFORM_APPLIED_META, &platform.origin)
+                .await?;
+            Ok(())
+        }
+        Err(e) => {
+            let mut lines = vec![format!(
+                "cannot apply {}: {}",
+                platform.origin, e.body.message
+            )];
+            lines.extend(e.body.diagnostics.iter().map(|d| format!("  {d}")));
+            Err(Error::Platform(lines.join("\n")))
+        }
+    }
+}
+
 /// Runs the server until `shutdown` completes: binds `config.listen` (failing clearly when
 /// the port is taken), opens the state, prints how to authenticate, and serves. In-flight
 /// requests finish before it returns.
@@ -166,6 +242,9 @@ pub async fn run(
         .map_err(|e| Error::listen(config.listen, &e))?;
 
     let Opened { state, admin_token } = open(&config).await?;
+    if let Some(platform) = &config.platform {
+        apply_platform(&state, platform).await?;
+    }
     match &admin_token {
         AdminToken::Created { .. } => eprintln!("{}", admin_token.announcement()),
         AdminToken::Existing {

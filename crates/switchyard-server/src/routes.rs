@@ -19,7 +19,7 @@ use switchyard_store::rules::same_content;
 use switchyard_store::{ObjectKey, ObjectName, PutOutcome, StoreError, StoredObject};
 
 use crate::apply::{check, put_request, redact_secret};
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, roles};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::telemetry::OBJECTS;
@@ -50,8 +50,18 @@ pub async fn apply(
     principal: Principal,
     body: Result<Json<ApplyRequest>, JsonRejection>,
 ) -> Result<Json<ApplyResponse>, ApiError> {
-    principal.require(Role::Admin, "apply manifests")?;
+    principal.require(roles::ADMIN, "apply manifests")?;
     let Json(request) = body.map_err(json_rejection)?;
+    apply_request(&state, &principal, request).await.map(Json)
+}
+
+/// Applies manifests as `principal`: all or nothing, with located diagnostics. The server
+/// applies its platform at start through this too.
+pub async fn apply_request(
+    state: &AppState,
+    principal: &Principal,
+    request: ApplyRequest,
+) -> Result<ApplyResponse, ApiError> {
     if let Some(ns) = &request.namespace {
         check_namespace(ns)?;
     }
@@ -120,13 +130,14 @@ pub async fn apply(
             );
         }
     }
+    cron_problems.extend(crate::catalog::route_problems(&state.catalog(), &others));
     if !cron_problems.is_empty() {
         return Err(ApiError::invalid_manifest(cron_problems));
     }
     let overlay = crate::runs::overlay_of(&others);
     let mut run_problems = Vec::new();
     for loaded in &workflows {
-        if let Err(e) = crate::runs::check_run(&state, loaded, &overlay).await {
+        if let Err(e) = crate::runs::check_run(state, loaded, &overlay).await {
             run_problems.extend(e?);
         }
     }
@@ -192,8 +203,14 @@ pub async fn apply(
         // after is served and consumed.
         state.reconcile_events().await;
     }
+    if results
+        .iter()
+        .any(|r| r.action != Action::Unchanged && r.kind == Kind::Offering)
+    {
+        state.reload_catalog().await;
+    }
     for loaded in &workflows {
-        results.push(crate::runs::start_applied(&state, loaded, &overlay, request.dry_run).await?);
+        results.push(crate::runs::start_applied(state, loaded, &overlay, request.dry_run).await?);
     }
     let count = |a: Action| results.iter().filter(|r| r.action == a).count();
     tracing::info!(
@@ -205,11 +222,11 @@ pub async fn apply(
         warnings = checked.diagnostics.len(),
         "applied manifests"
     );
-    Ok(Json(ApplyResponse {
+    Ok(ApplyResponse {
         results,
         diagnostics: checked.diagnostics,
         dry_run: request.dry_run,
-    }))
+    })
 }
 
 /// `GET /api/v1/{plural}`: every object of a kind, across namespaces.
@@ -346,7 +363,7 @@ async fn delete_one(
     principal: &Principal,
     key: &ObjectKey,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require(Role::Admin, "delete objects")?;
+    principal.require(roles::ADMIN, "delete objects")?;
     let deleted = if key.kind == Kind::Workflow {
         crate::runs::delete(state, key).await?
     } else {
@@ -360,6 +377,9 @@ async fn delete_one(
         Some(body) => {
             if feeds_the_event_pipeline(key.kind) {
                 state.reconcile_events().await;
+            }
+            if key.kind == Kind::Offering {
+                state.reload_catalog().await;
             }
             metrics::gauge!(OBJECTS, "kind" => key.kind.name()).decrement(1.0);
             tracing::info!(principal = %principal.name, kind = %key.kind, namespace = %key.namespace, name = %key.name, "deleted");
@@ -414,7 +434,7 @@ fn reveal(
         ))
     })?;
     if query.reveal {
-        principal.require(Role::Admin, "reveal secret values")?;
+        principal.require(roles::ADMIN, "reveal secret values")?;
     }
     Ok(query.reveal)
 }

@@ -22,7 +22,7 @@ use switchyard_model::{Diagnostic, Kind, Resource, Severity};
 use switchyard_store::ObjectKey;
 
 use crate::apply::check;
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, roles};
 use crate::error::ApiError;
 use crate::routes::{check_name, check_namespace, json_rejection, path_rejection};
 use crate::state::AppState;
@@ -34,7 +34,7 @@ pub async fn submit(
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<SubmitRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
-    principal.require(Role::Admin, "submit workflows")?;
+    principal.require(roles::ADMIN, "submit workflows")?;
     let Path(ns) = path.map_err(path_rejection)?;
     check_namespace(&ns)?;
     let Json(req) = body.map_err(json_rejection)?;
@@ -143,9 +143,9 @@ pub async fn act(
     let req = body.map(|Json(r)| r).unwrap_or_default();
     match action {
         RunAction::Resume | RunAction::Set => {
-            principal.require(Role::Approver, "resume workflows")?
+            principal.require(roles::APPROVER, "resume workflows")?
         }
-        _ => principal.require(Role::Admin, &format!("{action} workflows"))?,
+        _ => principal.require(roles::ADMIN, &format!("{action} workflows"))?,
     }
     check_fields(action, &req)?;
     let key = ObjectKey::new(Kind::Workflow, ns.clone(), name.clone());

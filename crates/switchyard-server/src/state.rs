@@ -13,7 +13,7 @@ use switchyard_controller::cron::{Zone, ZoneInfoDir, ZoneLookup};
 use switchyard_controller::{Controller, ControllerConfig, ControllerError, SubmitOptions};
 use switchyard_engine::StepRunner;
 use switchyard_events::pipeline::{Pipeline, PipelineConfig};
-use switchyard_events::triggers::{FIRING_ANNOTATION, RunStarter, StartError};
+use switchyard_events::triggers::{EVENTS_ANNOTATION, FIRING_ANNOTATION, RunStarter, StartError};
 use switchyard_executor::{
     ARGOSAY_IMAGES, ARGOSAY_TOOLS, ImageTools, LocalRunner, LocalRunnerConfig, ShimCommand,
     argosay_entrypoint, link_tools,
@@ -43,6 +43,7 @@ struct Inner {
     controller: Controller,
     pipeline: Pipeline,
     authenticator: Authenticator,
+    catalog: crate::catalog::CatalogCell,
     metrics: PrometheusHandle,
     manifest_limits: Limits,
     max_body_bytes: usize,
@@ -65,6 +66,7 @@ impl AppState {
                 controller,
                 pipeline,
                 authenticator,
+                catalog: Default::default(),
                 metrics: telemetry::metrics_handle(),
                 manifest_limits: config.manifest_limits.clone(),
                 max_body_bytes: config.max_body_bytes,
@@ -101,6 +103,16 @@ impl AppState {
         if let Err(err) = self.inner.pipeline.reconcile().await {
             tracing::warn!(error = %err, "event pipeline not reconciled; it will retry");
         }
+    }
+
+    /// The offering catalog as last loaded.
+    pub fn catalog(&self) -> std::sync::Arc<crate::catalog::Catalog> {
+        self.inner.catalog.get()
+    }
+
+    /// Reloads the offering catalog from the store (after Offerings changed).
+    pub async fn reload_catalog(&self) {
+        self.inner.catalog.reload(self.inner.store.as_ref()).await;
     }
 
     pub fn authenticator(&self) -> &Authenticator {
@@ -178,10 +190,10 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
 
     let pipeline =
         event_pipeline(config, store.clone(), ledger.clone(), controller.clone()).await?;
-    Ok(Opened {
-        state: AppState::new(store, ledger, controller, pipeline, authenticator, config),
-        admin_token,
-    })
+    let state = AppState::new(store, ledger, controller, pipeline, authenticator, config);
+    state.reload_catalog().await;
+    crate::orders::republish_pending(&state).await;
+    Ok(Opened { state, admin_token })
 }
 
 /// The event pipeline of a server: the embedded bus in the data directory, and triggers that
@@ -333,13 +345,31 @@ impl RunStarter for ControllerStarter {
                 StartError::Invalid(format!("the trigger's resource is not a Workflow: {e}"))
             })?;
         let name = parsed.metadata.name.clone().unwrap_or_default();
+        let events = parsed
+            .metadata
+            .annotations
+            .get(EVENTS_ANNOTATION)
+            .cloned()
+            .unwrap_or_default();
         match self
             .controller
             .submit(namespace, parsed, SubmitOptions::default())
             .await
         {
-            Ok(submitted) => Ok(submitted.object.name),
+            Ok(submitted) => {
+                crate::orders::link_run(
+                    self.store.as_ref(),
+                    &events,
+                    namespace,
+                    &submitted.object.name,
+                )
+                .await;
+                Ok(submitted.object.name)
+            }
             Err(ControllerError::Store(StoreError::AlreadyExists { .. })) => {
+                // A firing carried out again after a restart: the run exists, and the order
+                // it came from may not have heard of it yet.
+                crate::orders::link_run(self.store.as_ref(), &events, namespace, &name).await;
                 let key = switchyard_store::ObjectKey::new(Kind::Workflow, namespace, name.clone());
                 let firing = match self.store.get(&key).await {
                     Ok(Some(existing)) => existing.body["metadata"]["annotations"]

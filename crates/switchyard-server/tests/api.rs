@@ -392,7 +392,7 @@ metadata:
                 "diagnostics": [
                     {"severity": "warning", "message": "unknown field `colour` in ObjectMeta; it is ignored",
                      "file": "bad.yaml", "line": 5, "column": 3, "path": "metadata.colour"},
-                    {"severity": "error", "message": "unknown kind `Rollout`; Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap",
+                    {"severity": "error", "message": "unknown kind `Rollout`; Switchyard accepts EventBus, EventSource, Sensor, Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow, Secret, ConfigMap, Offering, Order",
                      "file": "bad.yaml", "line": 10, "column": 7, "path": "kind"},
                     {"severity": "error", "message": "ConfigMap `settings` is defined twice in this request (first in bad.yaml document 1)",
                      "file": "bad.yaml", "line": 17, "column": 9, "path": "metadata.name"},
@@ -441,7 +441,7 @@ async fn malformed_requests_get_json_errors() {
             "/api/v1/pods",
             StatusCode::NOT_FOUND,
             "not_found",
-            "unknown resource type `pods`; known: eventbus, eventsources, sensors, workflows, workflowtemplates, clusterworkflowtemplates, cronworkflows, secrets, configmaps",
+            "unknown resource type `pods`; known: eventbus, eventsources, sensors, workflows, workflowtemplates, clusterworkflowtemplates, cronworkflows, secrets, configmaps, offerings, orders",
         ),
         (
             "GET",
@@ -511,7 +511,7 @@ async fn malformed_requests_get_json_errors() {
             "/nowhere",
             StatusCode::NOT_FOUND,
             "not_found",
-            "no such route; the API lives under /api/v1",
+            "no such route; the API lives under /api/v1 and offerings at their routes (GET /api/v1/catalog)",
         ),
     ];
     for (method, uri, status, code, message) in cases {

@@ -45,6 +45,12 @@ impl Server {
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["up", "--listen", "127.0.0.1:0", "--log-format", "text"])
+            // The bundled platform serves fixed ports; tests bring their own manifests.
+            .args(if extra.contains(&"--platform") {
+                &[][..]
+            } else {
+                &["--no-platform"][..]
+            })
             .args(extra)
             .env("SWITCHYARD_DATA_DIR", data_dir)
             .env("SWITCHYARD_LOG", "info")
@@ -111,6 +117,15 @@ impl Drop for Server {
     }
 }
 
+/// A free port on 127.0.0.1 (for a webhook).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The control API, as a test uses it.
 #[derive(Clone)]
 pub struct Api {
@@ -120,6 +135,46 @@ pub struct Api {
 }
 
 impl Api {
+    /// The same server as another caller.
+    pub fn with_token(&self, token: &str) -> Api {
+        Api {
+            token: token.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `POST path` with a raw body and extra headers: status, `Location`, body.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Option<String>, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let text = resp.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, location, value)
+    }
+
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self

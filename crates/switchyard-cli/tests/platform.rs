@@ -1,0 +1,457 @@
+//! The acceptance story on a real `switchyard up` over real HTTP, with the bundled platform
+//! (its webhook moved to a free port so tests can run side by side): a bad order gets a 422
+//! naming each bad field, a good one 202; the run waits at approve with the plan visible; the
+//! requester cannot approve, an approver can; the order ends Succeeded with every step's log
+//! kept; a POST straight to the webhook does the same; a hostile field value stays data.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Api, Server, data_dir, free_port};
+
+/// A copy of `examples/platform` whose webhook listens on `port`.
+fn platform_copy(dir: &Path, port: u16) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/platform");
+    let dst = dir.join("platform");
+    std::fs::create_dir_all(&dst).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"12000\"", &format!("\"{port}\""));
+        std::fs::write(dst.join(path.file_name().unwrap()), text).unwrap();
+    }
+    dst
+}
+
+async fn token(admin: &Api, name: &str, roles: &[&str]) -> String {
+    let (status, body) = admin
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": name, "roles": roles})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// Polls the order until `done` holds; panics with the last view after a minute.
+async fn order_until(api: &Api, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let (status, order) = api.call("GET", &format!("/api/v1/orders/{id}"), None).await;
+        assert_eq!(status, 200, "{order}");
+        if done(&order) {
+            return order;
+        }
+        last = order;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("order {id} never got there: {last:#}");
+}
+
+fn order_body(environment: &str, requester: &str) -> Value {
+    json!({
+        "region": "westeurope",
+        "cloud_provider": "azure",
+        "resource_type": "kubernetes",
+        "environment": environment,
+        "requester_name": requester,
+        "requester_email": "ada@example.com",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_story_through_the_platform_api() {
+    let dir = data_dir("platform-story");
+    let port = free_port();
+    let platform = platform_copy(&dir, port);
+    let server = Server::start_with(&dir, &["--platform", platform.to_str().unwrap()]);
+    let admin = server.client();
+    let alice = admin.with_token(&token(&admin, "alice", &["orderer", "approver"]).await);
+    let bob = admin.with_token(&token(&admin, "bob", &["approver"]).await);
+    let eve = admin.with_token(&token(&admin, "eve", &["orderer"]).await);
+
+    // No token: 401; the docs and health need none.
+    let anonymous = admin.with_token("syd_nope");
+    let (status, _, _) = anonymous.post_raw("/environments", "{}", &[]).await;
+    assert_eq!(status, 401);
+
+    // 3. A bad order: every bad field named, FastAPI style; nothing recorded.
+    let bad = json!({
+        "region": "mars",
+        "environment": "Team_A",
+        "requester_email": "not-an-email",
+        "colour": "blue",
+    });
+    let (status, _, body) = alice.post_raw("/environments", &bad.to_string(), &[]).await;
+    assert_eq!(status, 422, "{body}");
+    let locs: Vec<String> = body["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d["loc"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect();
+    for want in [
+        "body.region",
+        "body.environment",
+        "body.requester_name",
+        "body.requester_email",
+        "body.colour",
+    ] {
+        assert!(
+            locs.contains(&want.to_owned()),
+            "{want} missing in {body:#}"
+        );
+    }
+    let missing = body["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["loc"] == json!(["body", "requester_name"]))
+        .unwrap();
+    assert_eq!(missing["type"], "missing");
+    assert_eq!(missing["msg"], "Field required");
+    let (status, _, body) = alice.post_raw("/environments", "{not json", &[]).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["detail"][0]["type"], "json_invalid", "{body}");
+    let (_, list) = admin.call("GET", "/api/v1/orders", None).await;
+    assert_eq!(list["items"], json!([]), "a refused order records nothing");
+
+    // A role that may not order: 403.
+    let (status, _, _) = bob
+        .post_raw(
+            "/environments",
+            &order_body("team-b", "Bob").to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    // 3. A good order: 202, an id, a Location; the same Idempotency-Key gives it again.
+    let good = order_body("team-a-dev", "Ada").to_string();
+    let key = [("Idempotency-Key", "order-1")];
+    let (status, location, accepted) = alice.post_raw("/environments", &good, &key).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/api/v1/orders/{id}").as_str())
+    );
+    let (status, _, again) = alice.post_raw("/environments", &good, &key).await;
+    assert_eq!((status, again["id"].as_str()), (202, Some(id.as_str())));
+    let other = order_body("team-c", "Ada").to_string();
+    let (status, _, _) = alice.post_raw("/environments", &other, &key).await;
+    assert_eq!(status, 409, "a key reused for another order");
+
+    // 4. The event reaches the sensor, the run starts with the six parameters, the plan runs
+    // and its output is visible, and the run waits at approve.
+    let order = order_until(&alice, &id, |o| o["phase"] == "WaitingForApproval").await;
+    let run = &order["runs"][0];
+    let plan = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "terraform-plan")
+        .unwrap();
+    assert_eq!(plan["phase"], "Succeeded");
+    assert!(
+        plan["outputs"]["result"]
+            .as_str()
+            .is_some_and(|r| r.contains("team-a-dev")),
+        "the plan names the environment: {plan:#}"
+    );
+    let parameters: Vec<&str> = plan["inputs"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for p in [
+        "region",
+        "cloud_provider",
+        "resource_type",
+        "environment",
+        "requester_name",
+        "requester_email",
+    ] {
+        assert!(parameters.contains(&p), "{p} in {parameters:?}");
+    }
+    assert_eq!(run["waitingAt"], json!(["approve"]));
+    let (_, events) = admin
+        .call("GET", "/api/v1/events?source=webhook", None)
+        .await;
+    assert_eq!(
+        events["items"][0]["eventId"],
+        json!(id),
+        "the order is the event"
+    );
+
+    // 5. The requester cannot approve their own order; an approver can (with a comment).
+    let approve = format!("/api/v1/orders/{id}/approve");
+    let (status, body) = alice
+        .call(
+            "POST",
+            &approve,
+            Some(json!({"comment": "mine, looks fine"})),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("placed this order")
+    );
+    let (status, _) = bob.call("POST", &approve, Some(json!({}))).await;
+    assert_eq!(status, 400, "a comment is required");
+    let (status, body) = bob
+        .call("POST", &approve, Some(json!({"comment": "plan reviewed"})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let order = order_until(&eve, &id, |o| o["phase"] == "Succeeded").await;
+    assert_eq!(order["approvals"][0]["by"], "bob");
+    assert_eq!(order["approvals"][0]["comment"], "plan reviewed");
+    let run_name = order["runs"][0]["name"].as_str().unwrap().to_owned();
+    let run = admin
+        .call(
+            "GET",
+            &format!("/api/v1/namespaces/argo-events/workflows/{run_name}"),
+            None,
+        )
+        .await
+        .1;
+    assert_eq!(run["status"]["phase"], "Succeeded");
+    // Every step's log is kept.
+    let (status, log) = admin
+        .call(
+            "GET",
+            &format!("/api/v1/namespaces/argo-events/workflows/{run_name}/log"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let log = log.as_str().unwrap_or_default().to_owned();
+    assert!(
+        log.contains("terraform-plan") && log.contains("terraform-apply"),
+        "{log}"
+    );
+    let (status, _) = bob
+        .call("POST", &approve, Some(json!({"comment": "again"})))
+        .await;
+    assert_eq!(status, 409, "nothing waits any more");
+
+    // Orders list and filter.
+    let (_, list) = eve
+        .call("GET", "/api/v1/orders?phase=Succeeded", None)
+        .await;
+    assert_eq!(list["items"][0]["id"], json!(id));
+
+    // A hostile value in a free-text field reaches the step as data: no file appears. The
+    // same value where the schema forbids it is refused.
+    let marker = std::env::temp_dir().join(format!("pwned-{}", std::process::id()));
+    let hostile = format!("'; touch {} #", marker.display());
+    let mut body = order_body("team-x", "Eve");
+    body["environment"] = json!(hostile);
+    let (status, _, refused) = eve.post_raw("/environments", &body.to_string(), &[]).await;
+    assert_eq!(status, 422, "{refused}");
+    body["environment"] = json!("team-x");
+    body["requester_name"] = json!(hostile);
+    let (status, _, accepted) = eve.post_raw("/environments", &body.to_string(), &[]).await;
+    assert_eq!(status, 202, "{accepted}");
+    let hostile_id = accepted["id"].as_str().unwrap().to_owned();
+    order_until(&eve, &hostile_id, |o| o["phase"] == "WaitingForApproval").await;
+    let (status, _) = alice
+        .call(
+            "POST",
+            &format!("/api/v1/orders/{hostile_id}/reject"),
+            Some(json!({"comment": "not this one"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let rejected = order_until(&eve, &hostile_id, |o| o["phase"] == "Failed").await;
+    assert!(
+        rejected["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("rejected by alice")),
+        "{rejected:#}"
+    );
+    assert!(!marker.exists(), "{} was created", marker.display());
+
+    // 6. Straight to the webhook, the seed's own path: a run starts the same way.
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("http://127.0.0.1:{port}/environments"))
+        .json(&order_body("team-d", "Dora"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let mut waiting = None;
+    for _ in 0..600 {
+        let (_, runs) = admin
+            .call("GET", "/api/v1/namespaces/argo-events/workflows", None)
+            .await;
+        waiting = runs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["spec"]["arguments"]["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["value"] == "team-d"))
+                    && r["status"]["nodes"].as_object().is_some_and(|ns| {
+                        ns.values()
+                            .any(|n| n["type"] == "Suspend" && n["phase"] == "Running")
+                    })
+            })
+            .map(|r| r["metadata"]["name"].as_str().unwrap().to_owned());
+        if waiting.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let waiting = waiting.expect("the webhook order's run waits at approve");
+    let (status, _) = admin
+        .call(
+            "PUT",
+            &format!("/api/v1/namespaces/argo-events/workflows/{waiting}/resume"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for _ in 0..600 {
+        let (_, run) = admin
+            .call(
+                "GET",
+                &format!("/api/v1/namespaces/argo-events/workflows/{waiting}"),
+                None,
+            )
+            .await;
+        if run["status"]["phase"] == "Succeeded" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the webhook order's run did not succeed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_describes_itself() {
+    let dir = data_dir("platform-docs");
+    let port = free_port();
+    let platform = platform_copy(&dir, port);
+    let server = Server::start_with(&dir, &["--platform", platform.to_str().unwrap()]);
+    let api = server.client();
+    let http = reqwest::Client::new();
+
+    let doc: Value = http
+        .get(format!("{}/openapi.json", api.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/environments",
+        "/applications",
+        "/configuration",
+        "/api/v1/orders",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
+    }
+    let page = http
+        .get(format!("{}/docs/", api.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "the docs page loads nothing from elsewhere"
+    );
+}
+
+/// Debian's Chromium, where installed (`.ci/run` installs it).
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_renders_in_a_browser_without_the_network() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must check /docs in Chromium: install Debian's `chromium` package"
+        );
+        eprintln!("skipped: Chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let dir = data_dir("platform-browser");
+    let port = free_port();
+    let platform = platform_copy(&dir, port);
+    let server = Server::start_with(&dir, &["--platform", platform.to_str().unwrap()]);
+    let url = format!("{}/docs/", server.client().url());
+    let profile = dir.join("chromium-profile");
+    let dom = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                // Time for the page's scripts to fetch /openapi.json and render it.
+                "--virtual-time-budget=15000",
+                // Every host but the server's resolves to nothing: the page must need no other.
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let html = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        html.contains("Switchyard platform API"),
+        "the page shows the API's title:\n{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    for path in [
+        "/environments",
+        "/applications",
+        "/configuration",
+        "/api/v1/orders",
+    ] {
+        assert!(
+            html.contains(&format!("data-path=\"{path}\"")),
+            "the page lists {path}"
+        );
+    }
+}
