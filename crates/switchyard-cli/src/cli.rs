@@ -154,12 +154,17 @@ pub enum Command {
         Failed or Error.")]
     Wait(WaitArgs),
 
-    /// Print the logs of a run's steps.
+    /// Print the logs of a run's steps, or of a sensor or event source.
     #[command(after_help = "Examples:\n  \
         switchyard logs hello-x7k2p\n  \
         switchyard logs hello-x7k2p build --follow\n  \
         switchyard logs hello-x7k2p hello-x7k2p-1234567890 --timestamps\n  \
-        switchyard logs hello-x7k2p --no-prefix > all.log\n\n\
+        switchyard logs hello-x7k2p --no-prefix > all.log\n  \
+        switchyard logs sensor/environments -n argo-events -f\n  \
+        switchyard logs es/webhook -n argo-events\n\n\
+        sensor/NAME and eventsource/NAME (es/NAME) print what the server logged about that\n\
+        object since it started (its last 500 lines): events consumed, triggers carried\n\
+        out, routes that cannot be served.\n\n\
         Every step's lines, in the order the steps started, each after the step's name;\n\
         stderr lines are printed to stdout too, and lines the runner wrote (truncation, why a\n\
         step was stopped) in [brackets]. STEP is a node id, node name or display name.")]
@@ -601,7 +606,7 @@ pub struct WaitArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The run's name.
+    /// The run's name, or sensor/NAME, eventsource/NAME (es/NAME).
     pub name: String,
 
     /// Only this step: a node id, node name or display name.

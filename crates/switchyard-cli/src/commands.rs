@@ -97,7 +97,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Logs(args) => {
             let client = connect(&server, token, data_dir.as_deref())?;
-            runtime()?.block_on(workflows::logs(&client, args))
+            if let Some((kind, name)) = args.name.split_once('/') {
+                let kind = kind.to_owned();
+                let name = name.to_owned();
+                runtime()?.block_on(crate::events::object_logs(&client, &kind, &name, args))
+            } else {
+                runtime()?.block_on(workflows::logs(&client, args))
+            }
         }
         Command::Suspend(args) => {
             let client = connect(&server, token, data_dir.as_deref())?;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::cli::{EventsArgs, OutputFormat};
+use crate::cli::{EventsArgs, LogsArgs, OutputFormat};
 use crate::client::Client;
 use crate::error::CliError;
 use crate::output;
@@ -109,6 +109,64 @@ fn triggered(firings: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// How often `logs sensor/NAME -f` asks for new lines.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `switchyard logs sensor/NAME` (or `eventsource/NAME`, `es/NAME`): what the server logged
+/// about the object; with `-f`, new lines as they come until interrupted.
+pub async fn object_logs(
+    client: &Client,
+    kind: &str,
+    name: &str,
+    args: LogsArgs,
+) -> Result<(), CliError> {
+    let plural = match kind {
+        "sensor" | "sensors" | "sn" => "sensors",
+        "eventsource" | "eventsources" | "es" => "eventsources",
+        other => {
+            return Err(CliError::Usage(format!(
+                "logs {other}/{name}: logs are kept for sensor/NAME and eventsource/NAME (es/NAME); \
+                 a run's logs are `switchyard logs RUN`"
+            )));
+        }
+    };
+    if args.step.is_some() {
+        return Err(CliError::Usage(format!(
+            "logs {kind}/{name} takes no STEP; steps belong to runs"
+        )));
+    }
+    let namespace = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| switchyard_model::DEFAULT_NAMESPACE.to_owned());
+    let path = format!("/api/v1/namespaces/{namespace}/{plural}/{name}/log");
+    let mut after = 0u64;
+    loop {
+        let after_text = after.to_string();
+        let page: Value = client.get_with(&path, &[("after", &after_text)]).await?;
+        for line in page["items"].as_array().into_iter().flatten() {
+            let text = |k: &str| line[k].as_str().unwrap_or_default().to_owned();
+            let mut out = String::new();
+            if args.timestamps {
+                out.push_str(&text("time"));
+                out.push(' ');
+            }
+            out.push_str(&format!("{:<5} {}", text("level"), text("message")));
+            let fields = text("fields");
+            if !fields.is_empty() {
+                out.push_str("  ");
+                out.push_str(&fields);
+            }
+            println!("{out}");
+            after = after.max(line["seq"].as_u64().unwrap_or(after));
+        }
+        if !args.follow {
+            return Ok(());
+        }
+        tokio::time::sleep(FOLLOW_POLL).await;
+    }
 }
 
 #[cfg(test)]

@@ -271,7 +271,7 @@ impl TickerRun {
                 .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                 .map(|t| t.with_timezone(&Utc)),
             Err(err) => {
-                tracing::warn!(source = %self.source, event = %self.event, error = %err, "cannot read the calendar's last tick; starting from now");
+                tracing::warn!(event_source = %format_args!("{}/{}", self.namespace, self.source), event = %self.event, error = %err, "cannot read the calendar's last tick; starting from now");
                 None
             }
         };
@@ -290,10 +290,10 @@ impl TickerRun {
             }
             _ => now,
         };
-        tracing::info!(source = %self.source, event = %self.event, from = %from, "calendar started");
+        tracing::info!(event_source = %format_args!("{}/{}", self.namespace, self.source), event = %self.event, from = %from, "calendar started");
         loop {
             let Some(tick) = self.calendar.next_after(from) else {
-                tracing::info!(source = %self.source, event = %self.event, "the calendar has no more ticks");
+                tracing::info!(event_source = %format_args!("{}/{}", self.namespace, self.source), event = %self.event, "the calendar has no more ticks");
                 return;
             };
             let wait = (tick - Utc::now()).to_std().unwrap_or(Duration::ZERO);
@@ -303,7 +303,7 @@ impl TickerRun {
             }
             if self.fire(tick).await {
                 if let Err(err) = self.store.put_meta(&key, &tick.to_rfc3339()).await {
-                    tracing::warn!(source = %self.source, event = %self.event, error = %err, "cannot record the calendar's last tick");
+                    tracing::warn!(event_source = %format_args!("{}/{}", self.namespace, self.source), event = %self.event, error = %err, "cannot record the calendar's last tick");
                 }
                 from = tick;
             } else {
@@ -330,7 +330,7 @@ impl TickerRun {
                 Ok(true) => {}
                 Ok(false) => return true,
                 Err(err) => {
-                    tracing::warn!(source = %self.source, event = %self.event, error = %err, "filter.expression failed; tick skipped");
+                    tracing::warn!(event_source = %format_args!("{}/{}", self.namespace, self.source), event = %self.event, error = %err, "filter.expression failed; tick skipped");
                     return true;
                 }
             }
@@ -352,11 +352,11 @@ impl TickerRun {
             .await
         {
             Ok(_) => {
-                tracing::info!(source = %self.source, event = %self.event, event_id = %id, tick = %tick, "calendar event published");
+                tracing::info!(event_source = %format_args!("{}/{}", self.namespace, self.source), event = %self.event, event_id = %id, tick = %tick, "calendar event published");
                 true
             }
             Err(err) => {
-                tracing::warn!(source = %self.source, event = %self.event, error = %err, "calendar event not published; retrying");
+                tracing::warn!(event_source = %format_args!("{}/{}", self.namespace, self.source), event = %self.event, error = %err, "calendar event not published; retrying");
                 false
             }
         }

@@ -212,7 +212,7 @@ impl Pipeline {
         problems.extend(self.inner.calendars.lock().await.reconcile(&sources).await);
         for problem in &problems {
             tracing::warn!(
-                namespace = %problem.namespace, event_source = %problem.source,
+                event_source = %format_args!("{}/{}", problem.namespace, problem.source),
                 event = %problem.event, problem = %problem.message,
                 "webhook event not served"
             );

@@ -114,7 +114,7 @@ impl Sensors {
                 }
                 Err(message) => {
                     tracing::warn!(
-                        namespace = %object.namespace, sensor = %object.name, problem = %message,
+                        sensor = %format_args!("{}/{}", object.namespace, object.name), problem = %message,
                         "sensor not started"
                     );
                     problems.push(SensorProblem {
@@ -145,10 +145,10 @@ impl Sensors {
                 uid: runner.uid.clone(),
             };
             if let Err(err) = self.ledger.forget_sensor(&id).await {
-                tracing::warn!(sensor = %id, error = %err, "cannot forget a deleted sensor's state");
+                tracing::warn!(sensor = %id.path(), error = %err, "cannot forget a deleted sensor's state");
             }
             if let Err(err) = self.bus.delete_consumer(&consumer_name(&runner.uid)).await {
-                tracing::warn!(sensor = %id, error = %err, "cannot delete a deleted sensor's consumer");
+                tracing::warn!(sensor = %id.path(), error = %err, "cannot delete a deleted sensor's consumer");
             }
         }
     }
@@ -192,7 +192,7 @@ impl Sensors {
         };
         let mut state = match self.ledger.sensor_state(&id).await {
             Ok(Some(state)) => serde_json::from_value(state).unwrap_or_else(|err| {
-                tracing::warn!(sensor = %id, error = %err, "the stored sensor state cannot be read; starting afresh");
+                tracing::warn!(sensor = %id.path(), error = %err, "the stored sensor state cannot be read; starting afresh");
                 SensorState::default()
             }),
             Ok(None) => SensorState::default(),
@@ -201,7 +201,7 @@ impl Sensors {
         // A changed sensor drops the pending events its new spec no longer waits for.
         let cleared = rules.reconcile(&mut state);
         if !cleared.is_empty() {
-            tracing::info!(sensor = %id, cleared = cleared.len(), "pending events dropped: the sensor changed");
+            tracing::info!(sensor = %id.path(), cleared = cleared.len(), "pending events dropped: the sensor changed");
             let value = serde_json::to_value(&state).unwrap_or(Json::Null);
             self.ledger
                 .put_sensor_state(&id, value)
@@ -253,7 +253,7 @@ struct SensorRun {
 
 impl SensorRun {
     async fn run(mut self, mut stopped: watch::Receiver<bool>) {
-        tracing::info!(sensor = %self.id, "sensor started");
+        tracing::info!(sensor = %self.id.path(), "sensor started");
         loop {
             // `conditionsReset`: wake at the next reset time while events are pending.
             let reset = self
@@ -272,7 +272,7 @@ impl SensorRun {
             match delivery {
                 Ok(delivery) => self.handle(&delivery).await,
                 Err(err) => {
-                    tracing::warn!(sensor = %self.id, error = %err, "cannot read events; trying again");
+                    tracing::warn!(sensor = %self.id.path(), error = %err, "cannot read events; trying again");
                     tokio::select! {
                         () = tokio::time::sleep(RETRY_DELAY) => {}
                         _ = stopped.changed() => break,
@@ -280,7 +280,7 @@ impl SensorRun {
                 }
             }
         }
-        tracing::info!(sensor = %self.id, "sensor stopped");
+        tracing::info!(sensor = %self.id.path(), "sensor stopped");
     }
 
     /// Drops pending events whose `conditionsReset` time has come, durably.
@@ -293,11 +293,11 @@ impl SensorRun {
         let value = serde_json::to_value(&state).unwrap_or(Json::Null);
         match self.ledger.put_sensor_state(&self.id, value).await {
             Ok(()) => {
-                tracing::info!(sensor = %self.id, cleared = cleared.len(), "pending events reset by time");
+                tracing::info!(sensor = %self.id.path(), cleared = cleared.len(), "pending events reset by time");
                 self.state = state;
             }
             Err(err) => {
-                tracing::warn!(sensor = %self.id, error = %err, "cannot reset pending events; trying again");
+                tracing::warn!(sensor = %self.id.path(), error = %err, "cannot reset pending events; trying again");
             }
         }
     }
@@ -306,7 +306,7 @@ impl SensorRun {
         let event = match CloudEvent::from_bytes(&delivery.message.payload) {
             Ok(event) => event,
             Err(err) => {
-                tracing::warn!(sensor = %self.id, seq = delivery.seq(), error = %err, "not an event; skipped");
+                tracing::warn!(sensor = %self.id.path(), seq = delivery.seq(), error = %err, "not an event; skipped");
                 self.ack(delivery).await;
                 return;
             }
@@ -347,7 +347,7 @@ impl SensorRun {
             Ok(Consumed::Now) => {
                 self.state = state;
                 tracing::info!(
-                    sensor = %self.id, event_id = %event.id, source = %event.source,
+                    sensor = %self.id.path(), event_id = %event.id, source = %event.source,
                     event = %event.subject, fired, "event consumed"
                 );
                 if fired {
@@ -356,13 +356,13 @@ impl SensorRun {
                 self.ack(delivery).await;
             }
             Ok(Consumed::Before) => {
-                tracing::debug!(sensor = %self.id, event_id = %event.id, "event consumed before; acknowledged again");
+                tracing::debug!(sensor = %self.id.path(), event_id = %event.id, "event consumed before; acknowledged again");
                 self.ack(delivery).await;
             }
             Err(err) => {
-                tracing::warn!(sensor = %self.id, event_id = %event.id, error = %err, "event not recorded; it will be delivered again");
+                tracing::warn!(sensor = %self.id.path(), event_id = %event.id, error = %err, "event not recorded; it will be delivered again");
                 if let Err(err) = self.consumer.nak(delivery, RETRY_DELAY).await {
-                    tracing::warn!(sensor = %self.id, error = %err, "cannot return an event to the bus");
+                    tracing::warn!(sensor = %self.id.path(), error = %err, "cannot return an event to the bus");
                 }
             }
         }
@@ -370,7 +370,7 @@ impl SensorRun {
 
     async fn ack(&self, delivery: &Delivery) {
         if let Err(err) = self.consumer.ack(delivery).await {
-            tracing::warn!(sensor = %self.id, seq = delivery.seq(), error = %err, "cannot acknowledge an event; it will come again and be recognised");
+            tracing::warn!(sensor = %self.id.path(), seq = delivery.seq(), error = %err, "cannot acknowledge an event; it will come again and be recognised");
         }
     }
 }

@@ -7,7 +7,8 @@ use switchyard_model::events::EventSource;
 use switchyard_store::secrets::secret_value;
 use switchyard_store::{Store, StoredObject};
 
-use crate::webhook::{RouteProblem, WebhookRoute};
+use crate::webhook::{HmacCheck, RouteProblem, WebhookRoute};
+use switchyard_model::events::DEFAULT_HMAC_HEADER;
 
 /// The webhook routes of `sources`, with their bearer tokens read from Secrets. A source
 /// whose object cannot be read, or an event whose token or method is unusable, is left out
@@ -71,6 +72,31 @@ pub async fn webhook_routes(
                     }
                 }
             };
+            let hmac = match &hook.hmac {
+                None => None,
+                Some(check) => {
+                    let selector = &check.secret;
+                    match secret_value(store, &object.namespace, &selector.name, &selector.key)
+                        .await
+                    {
+                        Ok(key) if !key.trim().is_empty() => Some(HmacCheck {
+                            header: check
+                                .header
+                                .clone()
+                                .unwrap_or_else(|| DEFAULT_HMAC_HEADER.to_owned()),
+                            key: key.trim().as_bytes().to_vec(),
+                        }),
+                        Ok(_) => {
+                            problems.push(problem("hmac.secret: the key is empty".to_owned()));
+                            continue;
+                        }
+                        Err(message) => {
+                            problems.push(problem(format!("hmac.secret: {message}")));
+                            continue;
+                        }
+                    }
+                }
+            };
             routes.push(WebhookRoute {
                 namespace: object.namespace.clone(),
                 source: object.name.clone(),
@@ -82,6 +108,7 @@ pub async fn webhook_routes(
                 metadata: hook.metadata.clone(),
                 max_payload: u64::try_from(hook.max_payload_size()).unwrap_or(0),
                 filter: hook.filter.as_ref().and_then(|f| f.expression.clone()),
+                hmac,
             });
         }
     }

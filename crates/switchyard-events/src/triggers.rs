@@ -227,7 +227,7 @@ async fn perform(
         Action::Refused { reason } => Err((reason.clone(), false)),
         Action::Log { message } => {
             tracing::info!(
-                sensor = %firing.sensor.name, trigger = %firing.trigger,
+                sensor = %firing.sensor.path(), trigger = %firing.trigger,
                 events = ?events, "{message}"
             );
             Ok("logged".to_owned())
@@ -286,7 +286,7 @@ pub async fn carry_out(effects: &Effects, firing: &Firing, now: DateTime<Utc>) -
                 started.elapsed().as_secs_f64() * 1000.0,
             );
             tracing::info!(
-                sensor = %firing.sensor.name, trigger = %firing.trigger, firing = %firing.key,
+                sensor = %firing.sensor.path(), trigger = %firing.trigger, firing = %firing.key,
                 events = ?payload.events, %detail, "trigger carried out"
             );
             Settlement::Done { detail }
@@ -299,7 +299,7 @@ pub async fn carry_out(effects: &Effects, firing: &Firing, now: DateTime<Utc>) -
             match delay {
                 Some(delay) => {
                     tracing::warn!(
-                        sensor = %firing.sensor.name, trigger = %firing.trigger,
+                        sensor = %firing.sensor.path(), trigger = %firing.trigger,
                         firing = %firing.key, attempt = firing.attempts + 1, %error,
                         "trigger failed; retrying"
                     );
@@ -311,7 +311,7 @@ pub async fn carry_out(effects: &Effects, firing: &Firing, now: DateTime<Utc>) -
                 }
                 None => {
                     tracing::error!(
-                        sensor = %firing.sensor.name, trigger = %firing.trigger,
+                        sensor = %firing.sensor.path(), trigger = %firing.trigger,
                         firing = %firing.key, attempts = firing.attempts + 1, %error,
                         "trigger failed; recorded as a dead letter"
                     );

@@ -83,6 +83,42 @@ pub struct WebhookRoute {
     pub max_payload: u64,
     /// The source's `filter.expression` (expr-lang over the event data).
     pub filter: Option<String>,
+    /// The signature requests must carry, when the route asks for one.
+    pub hmac: Option<HmacCheck>,
+}
+
+/// An HMAC-SHA256 check of the raw request body.
+#[derive(Clone)]
+pub struct HmacCheck {
+    /// The header holding `sha256=<hex>` (or bare hex).
+    pub header: String,
+    pub key: Vec<u8>,
+}
+
+impl HmacCheck {
+    /// Whether `signature` is the body's HMAC under the key (compared in constant time).
+    pub fn verify(&self, body: &[u8], signature: &str) -> bool {
+        use hmac::{Hmac, Mac};
+        let hex_part = signature
+            .trim()
+            .strip_prefix("sha256=")
+            .unwrap_or(signature.trim());
+        let Ok(expected) = hex::decode(hex_part) else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&self.key) else {
+            return false;
+        };
+        mac.update(body);
+        mac.verify_slice(&expected).is_ok()
+    }
+}
+
+impl WebhookRoute {
+    /// `namespace/name` of the EventSource: how logs name it (the field `event_source`).
+    pub fn source_path(&self) -> String {
+        format!("{}/{}", self.namespace, self.source)
+    }
 }
 
 impl std::fmt::Debug for WebhookRoute {
@@ -96,6 +132,7 @@ impl std::fmt::Debug for WebhookRoute {
             .field("endpoint", &self.endpoint)
             .field("method", &self.method)
             .field("auth", &self.auth_token.as_ref().map(|_| "***"))
+            .field("hmac", &self.hmac.as_ref().map(|h| &h.header))
             .finish_non_exhaustive()
     }
 }
@@ -295,14 +332,14 @@ async fn handle(
     match dispatch.dispatch(route, event, dedup).await {
         Ok(outcome) => {
             tracing::info!(
-                source = %route.source, event = %route.event, event_id = %event_id,
+                event_source = %route.source_path(), event = %route.event, event_id = %event_id,
                 outcome = ?outcome, "webhook request accepted"
             );
             text(StatusCode::OK, "success")
         }
         Err(DispatchError::Rejected(reason)) => {
             tracing::info!(
-                source = %route.source, event = %route.event, event_id = %event_id,
+                event_source = %route.source_path(), event = %route.event, event_id = %event_id,
                 %reason, "webhook event refused"
             );
             (
@@ -314,7 +351,7 @@ async fn handle(
         }
         Err(DispatchError::Unavailable(err)) => {
             tracing::warn!(
-                source = %route.source, event = %route.event, event_id = %event_id,
+                event_source = %route.source_path(), event = %route.event, event_id = %event_id,
                 error = %err, "webhook event not recorded"
             );
             let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "failed to record event");
@@ -368,6 +405,33 @@ pub fn webhook_event(
     (event, dedup)
 }
 
+/// The route's HMAC check over the raw bytes it received (the body, or a GET's query):
+/// 401 when the signature is missing or wrong.
+fn check_signature(
+    route: &WebhookRoute,
+    parts: &axum::http::request::Parts,
+    signed: &[u8],
+) -> Result<(), Box<Response>> {
+    let Some(check) = &route.hmac else {
+        return Ok(());
+    };
+    let given = parts
+        .headers
+        .get(check.header.as_str())
+        .and_then(|v| v.to_str().ok());
+    match given {
+        Some(signature) if check.verify(signed, signature) => Ok(()),
+        Some(_) => Err(Box::new(text(
+            StatusCode::UNAUTHORIZED,
+            "Invalid signature",
+        ))),
+        None => Err(Box::new(text(
+            StatusCode::UNAUTHORIZED,
+            "Missing signature",
+        ))),
+    }
+}
+
 /// The bus dedup key of a sender's event: a digest of its `source` and `id`, so any id
 /// (control characters and length included) makes a valid key, and two senders' ids never
 /// collide.
@@ -387,9 +451,9 @@ async fn read_body(
     body: Body,
 ) -> Result<Json, Box<Response>> {
     if parts.method == Method::GET {
-        return Ok(form_values(
-            parts.uri.query().unwrap_or_default().as_bytes(),
-        ));
+        let query = parts.uri.query().unwrap_or_default().as_bytes();
+        check_signature(route, parts, query)?;
+        return Ok(form_values(query));
     }
     if parts.method != Method::POST {
         return Err(Box::new(text(
@@ -420,6 +484,7 @@ async fn read_body(
             });
         }
     };
+    check_signature(route, parts, &bytes)?;
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -530,6 +595,31 @@ fn sender_identity(headers: &HeaderMap, body: &Json) -> (Option<String>, Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_signatures_are_checked_over_the_raw_body() {
+        let check = HmacCheck {
+            header: "X-Hub-Signature-256".into(),
+            key: b"It's a Secret to Everybody".to_vec(),
+        };
+        // GitHub's documented example: this key, this body, this signature.
+        let body = b"Hello, World!";
+        let good = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert!(check.verify(body, good));
+        assert!(check.verify(body, good.trim_start_matches("sha256=")));
+        assert!(!check.verify(b"Hello, World?", good));
+        assert!(!check.verify(body, "sha256=00"));
+        assert!(!check.verify(body, "sha256=not-hex"));
+        assert!(!check.verify(body, ""));
+    }
+
+    #[test]
+    fn dedup_keys_are_valid_whatever_the_id() {
+        let a = dedup_key(Some("src"), "id\u{0}with\ncontrol");
+        assert!(a.starts_with("ce-") && a.len() == 67 && !a.chars().any(char::is_control));
+        assert_ne!(dedup_key(Some("a"), "bc"), dedup_key(Some("ab"), "c"));
+        assert_eq!(dedup_key(None, "x"), dedup_key(Some(""), "x"));
+    }
 
     #[test]
     fn header_keys_are_canonical_as_go_makes_them() {

@@ -11,7 +11,7 @@ use axum::http::Method;
 use serde_json::json;
 use switchyard_events::cloudevent::CloudEvent;
 use switchyard_events::webhook::{
-    Dispatch, DispatchError, Dispatched, WebhookRoute, WebhookServers,
+    Dispatch, DispatchError, Dispatched, HmacCheck, WebhookRoute, WebhookServers,
 };
 
 #[derive(Default)]
@@ -54,6 +54,7 @@ fn route(port: u16, endpoint: &str, method: Method) -> WebhookRoute {
         metadata: BTreeMap::new(),
         max_payload: 64,
         filter: None,
+        hmac: None,
     }
 }
 
@@ -206,6 +207,49 @@ async fn bearer_tokens_are_checked_and_masked() {
             .unwrap()
             .contains("s3cret")
     );
+}
+
+#[tokio::test]
+async fn hmac_signed_webhooks_take_only_signed_bodies() {
+    let port = free_port();
+    let mut signed = route(port, "/signed", Method::POST);
+    signed.hmac = Some(HmacCheck {
+        header: "X-Hub-Signature-256".into(),
+        key: b"It's a Secret to Everybody".to_vec(),
+    });
+    let (_servers, recorder) = servers(vec![signed]).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/signed");
+    let body = r#"{"ref":"main"}"#;
+    let sign = |body: &str| {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"It's a Secret to Everybody").unwrap();
+        mac.update(body.as_bytes());
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let post = |signature: Option<String>, body: &'static str| {
+        let mut req = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(s) = signature {
+            req = req.header("X-Hub-Signature-256", s);
+        }
+        req.send()
+    };
+    let missing = post(None, body).await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(missing.text().await.unwrap(), "Missing signature");
+    // A signature of another body (the body was changed on the way).
+    let tampered = post(Some(sign(r#"{"ref":"dev"}"#)), body).await.unwrap();
+    assert_eq!(tampered.status(), 401);
+    assert_eq!(tampered.text().await.unwrap(), "Invalid signature");
+    assert!(recorder.events.lock().unwrap().is_empty());
+    let good = post(Some(sign(body)), body).await.unwrap();
+    assert_eq!(good.status(), 200);
+    let events = recorder.events.lock().unwrap().clone();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].data["body"], json!({"ref": "main"}));
 }
 
 #[tokio::test]

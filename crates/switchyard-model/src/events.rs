@@ -536,7 +536,26 @@ pub struct WebhookEventSource {
     pub max_payload_size: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<EventSourceFilter>,
+    /// Switchyard's addition (Argo drops the field): requests must be signed with an
+    /// HMAC-SHA256 of their body, GitHub style.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hmac: Option<WebhookHmac>,
 }
+
+/// An HMAC-SHA256 signature check of a webhook's requests: the header holds `sha256=<hex>`
+/// of the raw body keyed with the Secret's value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookHmac {
+    /// The shared key.
+    pub secret: SecretKeySelector,
+    /// The header carrying the signature [default: `X-Hub-Signature-256`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+}
+
+/// The signature header GitHub (and many senders after it) use.
+pub const DEFAULT_HMAC_HEADER: &str = "X-Hub-Signature-256";
 
 impl WebhookEventSource {
     /// The port as a number, with a message that says what is wrong.

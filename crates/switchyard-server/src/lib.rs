@@ -13,6 +13,7 @@ pub mod config;
 pub mod docs;
 pub mod error;
 pub mod events;
+pub mod object_logs;
 pub mod orders;
 pub mod routes;
 pub mod runs;
@@ -88,6 +89,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/namespaces/{ns}/workflows/{name}/log",
             get(runs::logs),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/{plural}/{name}/log",
+            get(routes::object_log),
         )
         .route(
             "/api/v1/namespaces/{ns}/workflows/{name}/{action}",

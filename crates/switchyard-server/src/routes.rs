@@ -389,6 +389,45 @@ async fn delete_one(
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectLogQuery {
+    /// Only lines after this sequence number (what a follower saw last).
+    #[serde(default)]
+    after: u64,
+}
+
+/// `GET /api/v1/namespaces/{ns}/{sensors|eventsources}/{name}/log?after=N`: what this server
+/// logged about the object since it started (its last lines), oldest first.
+pub async fn object_log(
+    State(state): State<AppState>,
+    _principal: Principal,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    query: Result<Query<ObjectLogQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    use crate::object_logs::{ObjectKind, ObjectLogs};
+    let Path((ns, plural, name)) = path.map_err(path_rejection)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    check_namespace(&ns)?;
+    check_name(&name)?;
+    let kind = match resolve_kind(&plural)? {
+        Kind::Sensor => ObjectKind::Sensor,
+        Kind::EventSource => ObjectKind::EventSource,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "{} have no log of their own; logs are kept for sensors, event sources and workflow runs",
+                other.plural()
+            )));
+        }
+    };
+    let key = namespaced_key(&ns, &plural, &name)?;
+    if state.store().get(&key).await?.is_none() {
+        return Err(not_found(&key));
+    }
+    let lines = ObjectLogs::global().lines(kind, &ns, &name, query.after);
+    Ok(Json(serde_json::json!({ "items": lines })))
+}
+
 /// Kinds whose change the event pipeline must see at once.
 fn feeds_the_event_pipeline(kind: Kind) -> bool {
     matches!(kind, Kind::EventSource | Kind::Sensor | Kind::Secret)

@@ -42,16 +42,20 @@ pub const LOG_ENV: &str = "SWITCHYARD_LOG";
 /// Installs the global tracing subscriber, writing to stderr. `default_filter` applies unless
 /// `SWITCHYARD_LOG` is set. Calling it twice keeps the first subscriber.
 pub fn init_logging(format: LogFormat, default_filter: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter =
         EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(crate::object_logs::ObjectLogsLayer::new());
     // `try_init` fails only when a subscriber is already installed, which is fine.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => registry.with(fmt).try_init(),
+        LogFormat::Json => registry.with(fmt.json().flatten_event(true)).try_init(),
     };
 }
 

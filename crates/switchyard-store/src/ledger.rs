@@ -36,6 +36,13 @@ pub struct SensorId {
     pub uid: String,
 }
 
+impl SensorId {
+    /// `namespace/name`: how logs name the sensor (the field `sensor`).
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
 impl std::fmt::Display for SensorId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "sensor {}/{}", self.namespace, self.name)

@@ -148,6 +148,11 @@ impl Api {
         &self.url
     }
 
+    /// The bearer token this caller sends.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// `POST path` with a raw body and extra headers: status, `Location`, body.
     pub async fn post_raw(
         &self,
