@@ -361,6 +361,43 @@ pub struct UpArgs {
     /// directory otherwise).
     #[arg(long)]
     pub no_platform: bool,
+
+    /// Keep state in PostgreSQL (postgres://user@host:5432/db) instead of SQLite in the data
+    /// directory. Processes sharing a database must share the data directory's sealing key.
+    #[arg(
+        long = "database",
+        env = "SWITCHYARD_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+
+    /// The PostgreSQL schema holding this platform's tables.
+    #[arg(
+        long,
+        env = "SWITCHYARD_DATABASE_SCHEMA",
+        default_value = "switchyard",
+        value_name = "NAME"
+    )]
+    pub database_schema: String,
+
+    /// Carry events on NATS JetStream (nats://host:4222) instead of the embedded bus.
+    #[arg(
+        long = "nats",
+        env = "SWITCHYARD_NATS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub nats: Option<String>,
+
+    /// The JetStream stream (and subject prefix) of this platform.
+    #[arg(
+        long,
+        env = "SWITCHYARD_NATS_STREAM",
+        default_value = "SWITCHYARD",
+        value_name = "NAME"
+    )]
+    pub nats_stream: String,
 }
 
 /// `IMAGE=DIR`, the directory existing.

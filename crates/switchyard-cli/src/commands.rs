@@ -234,6 +234,20 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
     config.image_tools = args.image_tools.clone();
     config.webhook_host = args.webhook_host;
     config.http_trigger_allow = args.http_trigger_allow.clone();
+    config.postgres = args
+        .database
+        .as_ref()
+        .map(|url| switchyard_server::PostgresBackend {
+            url: url.clone(),
+            schema: args.database_schema.clone(),
+        });
+    config.jetstream = args
+        .nats
+        .as_ref()
+        .map(|url| switchyard_server::JetStreamBackend {
+            url: url.clone(),
+            stream: args.nats_stream.clone(),
+        });
     config.platform = if let Some(dir) = &args.platform {
         let sources = read_local(std::slice::from_ref(dir), &Limits::default())?;
         if sources.is_empty() {

@@ -72,10 +72,69 @@ fn order_body(environment: &str, requester: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_story_through_the_platform_api() {
-    let dir = data_dir("platform-story");
+    story("platform-story", &[]).await;
+}
+
+/// Whether something listens at `addr`; outside CI a test without it is skipped (with a
+/// message), in CI (`CI=true`) it fails.
+fn service(name: &str, addr: &str) -> bool {
+    if std::net::TcpStream::connect(addr).is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{name} must be reachable at {addr} in CI"
+    );
+    eprintln!("skipped: {name} is not reachable at {addr}");
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_story_on_postgresql_and_nats_jetstream() {
+    if !service("PostgreSQL", "127.0.0.1:5432") || !service("NATS", "127.0.0.1:4222") {
+        return;
+    }
+    // A schema and a stream of this run's own, so runs never collide.
+    let unique = format!(
+        "{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000
+    );
+    let schema = format!("sy_story_{unique}");
+    let stream = format!("SY_STORY_{unique}");
+    story(
+        "platform-story-distributed",
+        &[
+            "--database",
+            "postgres://postgres@127.0.0.1:5432/test",
+            "--database-schema",
+            &schema,
+            "--nats",
+            "nats://127.0.0.1:4222",
+            "--nats-stream",
+            &stream,
+        ],
+    )
+    .await;
+    // Best effort: the schema goes; the stream keeps only what its limits allow.
+    let _ = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc"])
+        .arg(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .output();
+}
+
+/// The acceptance story on a server started with `extra` arguments (its backends).
+async fn story(name: &str, extra: &[&str]) {
+    let dir = data_dir(name);
     let port = free_port();
     let platform = platform_copy(&dir, port);
-    let server = Server::start_with(&dir, &["--platform", platform.to_str().unwrap()]);
+    let mut args = vec!["--platform", platform.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let server = Server::start_with(&dir, &args);
     let admin = server.client();
     let alice = admin.with_token(&token(&admin, "alice", &["orderer", "approver"]).await);
     let bob = admin.with_token(&token(&admin, "bob", &["approver"]).await);

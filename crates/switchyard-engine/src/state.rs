@@ -299,6 +299,15 @@ pub struct Library {
     /// See [`Library::image_entrypoint`] for how an image finds its entry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub image_entrypoints: BTreeMap<String, Vec<String>>,
+    /// The labels of the one node steps run on (this machine), as a kubelet sets them
+    /// (`kubernetes.io/arch`, `kubernetes.io/os`, `kubernetes.io/hostname`, ...) plus the
+    /// operator's own. A pod whose `nodeSelector` asks for a label this node lacks is never
+    /// started: it waits in `Pending`, as Kubernetes' scheduler leaves it, until the run ends
+    /// it (its deadline, a template `timeout`, stop, terminate, delete). The shell gives them
+    /// (the engine never looks at the host); they are kept with the run like the rest of the
+    /// library, so a restart decides as the first start did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_labels: BTreeMap<String, String>,
 }
 
 impl Library {

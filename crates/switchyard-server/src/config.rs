@@ -66,6 +66,44 @@ pub struct ServerConfig {
     pub http_trigger_allow: Vec<switchyard_events::http::Cidr>,
     /// Manifests the server applies itself at start: the platform it serves.
     pub platform: Option<Platform>,
+    /// Keep state in PostgreSQL instead of SQLite in the data directory.
+    pub postgres: Option<PostgresBackend>,
+    /// Carry events on NATS JetStream instead of the embedded bus in the data directory.
+    pub jetstream: Option<JetStreamBackend>,
+}
+
+/// The PostgreSQL store's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresBackend {
+    /// `postgres://user@host:port/database` (a password in it is never logged).
+    pub url: String,
+    /// The schema holding the platform's tables, so several platforms share a database.
+    pub schema: String,
+}
+
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresBackend")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The JetStream bus's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JetStreamBackend {
+    /// `nats://host:4222` (credentials in it are never logged).
+    pub url: String,
+    /// The stream (and subject prefix), so several platforms share one NATS.
+    pub stream: String,
+}
+
+impl std::fmt::Debug for JetStreamBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamBackend")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The platform a server applies at start.
@@ -97,6 +135,8 @@ impl ServerConfig {
             webhook_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             http_trigger_allow: Vec::new(),
             platform: None,
+            postgres: None,
+            jetstream: None,
         }
     }
 

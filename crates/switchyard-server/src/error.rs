@@ -31,6 +31,10 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("cannot open the event bus in {}: {reason}", path.display())]
     Bus { path: PathBuf, reason: String },
+    #[error("cannot open the PostgreSQL store (schema {schema}): {source}")]
+    Postgres { schema: String, source: StoreError },
+    #[error("cannot open the JetStream event bus (stream {stream}): {reason}")]
+    JetStream { stream: String, reason: String },
     #[error("cannot start the workflow controller: {0}")]
     Controller(String),
     #[error("the server failed: {0}")]

@@ -21,6 +21,8 @@ pub struct EventsQuery {
     source: Option<String>,
     /// Only events consumed by this sensor.
     sensor: Option<String>,
+    /// Only the event with this id.
+    event: Option<String>,
     limit: Option<usize>,
 }
 
@@ -43,6 +45,7 @@ pub async fn list(
             namespace: query.namespace,
             event_source: query.source,
             sensor: query.sensor,
+            event_id: query.event,
             limit,
         })
         .await?;

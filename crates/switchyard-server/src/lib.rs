@@ -39,7 +39,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use auth::{AdminToken, Principal, roles};
-pub use config::{DEFAULT_LISTEN, Platform, ServerConfig};
+pub use config::{DEFAULT_LISTEN, JetStreamBackend, Platform, PostgresBackend, ServerConfig};
 pub use error::{ApiError, Error};
 pub use state::{AppState, Opened, open};
 pub use telemetry::{LogFormat, init_logging, shutdown_signal};

@@ -576,7 +576,16 @@ async fn view(state: &AppState, order: &StoredObject) -> Value {
         }
     }
     let published = status["published"].as_bool() == Some(true);
-    let order_phase = if !published || phases.is_empty() {
+    // Before any run: what the sensors did with the order's event, so a trigger that gave
+    // up (or a filter that turned the event away) shows here rather than a silent wait.
+    let mut sensed = None;
+    if published && phases.is_empty() {
+        sensed = Some(what_sensors_did(state, order).await);
+    }
+    let gave_up = sensed.as_ref().and_then(|s| s.gave_up.clone());
+    let order_phase = if gave_up.is_some() {
+        phase::FAILED
+    } else if !published || phases.is_empty() {
         phase::ACCEPTED
     } else if phases.contains(&phase::FAILED) {
         phase::FAILED
@@ -589,6 +598,9 @@ async fn view(state: &AppState, order: &StoredObject) -> Value {
     };
     let id = &order.name;
     let mut message = status["message"].as_str().map(str::to_owned);
+    if let Some(s) = &sensed {
+        message = gave_up.or(message).or_else(|| s.note.clone());
+    }
     if let Some(rejection) = status["approvals"]
         .as_array()
         .and_then(|a| a.iter().rev().find(|x| x["decision"] == "rejected"))
@@ -628,6 +640,81 @@ async fn view(state: &AppState, order: &StoredObject) -> Value {
         out["message"] = json!(m);
     }
     out
+}
+
+/// What sensors did with an order's event, from the event ledger.
+struct Sensed {
+    /// A trigger the event fired that was given up: the order failed, and why.
+    gave_up: Option<String>,
+    /// Otherwise, why nothing runs yet (a trigger being retried, a filter, a wait).
+    note: Option<String>,
+}
+
+async fn what_sensors_did(state: &AppState, order: &StoredObject) -> Sensed {
+    let query = switchyard_store::ledger::EventQuery {
+        namespace: Some(order.namespace.clone()),
+        event_id: Some(order.name.clone()),
+        limit: 20,
+        ..Default::default()
+    };
+    let records = match state.ledger().recent_events(&query).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Sensed {
+                gave_up: None,
+                note: Some(format!("cannot read what sensors did with the order: {e}")),
+            };
+        }
+    };
+    let mut notes = Vec::new();
+    for record in &records {
+        let sensor = &record.sensor.name;
+        for firing in &record.firings {
+            match firing.status {
+                switchyard_store::ledger::FiringStatus::Dead => {
+                    return Sensed {
+                        gave_up: Some(format!(
+                            "trigger {} of sensor {sensor} gave up: {}",
+                            firing.trigger, firing.detail
+                        )),
+                        note: None,
+                    };
+                }
+                switchyard_store::ledger::FiringStatus::Pending if !firing.detail.is_empty() => {
+                    notes.push(format!(
+                        "trigger {} of sensor {sensor} is retried: {}",
+                        firing.trigger, firing.detail
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if record.firings.is_empty() {
+            let why: Vec<String> = record.outcome["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|d| {
+                    let name = d["name"].as_str().unwrap_or_default();
+                    match d["reason"].as_str() {
+                        Some(reason) => format!("{name}: {reason}"),
+                        None => format!("{name} {}", d["result"].as_str().unwrap_or_default()),
+                    }
+                })
+                .collect();
+            notes.push(format!(
+                "sensor {sensor} took the event and fired nothing yet ({})",
+                why.join("; ")
+            ));
+        }
+    }
+    if records.is_empty() {
+        notes.push("waiting for a sensor to take the order's event".to_owned());
+    }
+    Sensed {
+        gave_up: None,
+        note: Some(notes.join("; ")),
+    }
 }
 
 /// `GET /api/v1/orders/{id}`.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use switchyard_bus::Limits as BusLimits;
 use switchyard_bus_embedded::EmbeddedBus;
+use switchyard_bus_jetstream::{JetStreamBus, JetStreamConfig};
 use switchyard_controller::cron::{Zone, ZoneInfoDir, ZoneLookup};
 use switchyard_controller::{Controller, ControllerConfig, ControllerError, SubmitOptions};
 use switchyard_engine::StepRunner;
@@ -23,6 +24,7 @@ use switchyard_model::Kind;
 use switchyard_store::StoreError;
 use switchyard_store::ledger::EventLedger;
 use switchyard_store::{SecretSealer, Store};
+use switchyard_store_postgres::{PostgresConfig, PostgresStore};
 use switchyard_store_sqlite::SqliteStore;
 
 use crate::auth::{AdminToken, Authenticator, Principal, bootstrap_admin_token};
@@ -150,14 +152,29 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
             path: config.data_dir.clone(),
             source,
         })?;
-    let db = config.database_path();
-    let sqlite = SqliteStore::open(&db, sealer).map_err(|source| Error::OpenStore {
-        path: db.clone(),
-        source,
-    })?;
-    let sqlite = Arc::new(sqlite);
-    let store: Arc<dyn Store> = sqlite.clone();
-    let ledger: Arc<dyn EventLedger> = sqlite;
+    let (store, ledger): (Arc<dyn Store>, Arc<dyn EventLedger>) = match &config.postgres {
+        Some(pg) => {
+            let settings = PostgresConfig::new(pg.url.clone(), pg.schema.clone());
+            let postgres = PostgresStore::connect(&settings, sealer)
+                .await
+                .map_err(|source| Error::Postgres {
+                    schema: pg.schema.clone(),
+                    source,
+                })?;
+            tracing::info!(schema = %pg.schema, "state in PostgreSQL");
+            let postgres = Arc::new(postgres);
+            (postgres.clone(), postgres)
+        }
+        None => {
+            let db = config.database_path();
+            let sqlite = SqliteStore::open(&db, sealer).map_err(|source| Error::OpenStore {
+                path: db.clone(),
+                source,
+            })?;
+            let sqlite = Arc::new(sqlite);
+            (sqlite.clone(), sqlite)
+        }
+    };
 
     let (hash, admin_token) = bootstrap_admin_token(
         store.as_ref(),
@@ -212,10 +229,24 @@ pub async fn event_pipeline(
         max_payload: 4 << 20,
         ..BusLimits::default()
     };
-    let bus = EmbeddedBus::open(&bus_dir, limits).map_err(|e| Error::Bus {
-        path: bus_dir.clone(),
-        reason: e.to_string(),
-    })?;
+    let bus: Arc<dyn switchyard_bus::EventBus> = match &config.jetstream {
+        Some(js) => {
+            let settings = JetStreamConfig::new(js.url.clone(), js.stream.clone());
+            let bus =
+                JetStreamBus::connect(settings, limits)
+                    .await
+                    .map_err(|e| Error::JetStream {
+                        stream: js.stream.clone(),
+                        reason: e.to_string(),
+                    })?;
+            tracing::info!(stream = %js.stream, "events on NATS JetStream");
+            Arc::new(bus)
+        }
+        None => Arc::new(EmbeddedBus::open(&bus_dir, limits).map_err(|e| Error::Bus {
+            path: bus_dir.clone(),
+            reason: e.to_string(),
+        })?),
+    };
     let pipeline = Pipeline::start(
         PipelineConfig {
             webhook_host: config.webhook_host,
@@ -223,7 +254,7 @@ pub async fn event_pipeline(
         },
         store.clone(),
         ledger,
-        Arc::new(bus),
+        bus,
         Arc::new(ControllerStarter { controller, store }),
     )
     .map_err(|reason| Error::Bus {

@@ -277,6 +277,7 @@ impl EventLedger for PostgresStore {
         }
         let limit = i64::try_from(query_.limit).unwrap_or(i64::MAX);
         let source = query_.event_source.as_deref().map(str::as_bytes);
+        let event_id = query_.event_id.as_deref().map(str::as_bytes);
         let doing = "listing recent events";
         self.pool
             .run(Call::Read, doing, move |c, _| {
@@ -284,7 +285,13 @@ impl EventLedger for PostgresStore {
                     let rows = query(
                         c,
                         sql::RECENT_EVENTS,
-                        &[&query_.namespace, &source, &query_.sensor, &limit],
+                        &[
+                            &query_.namespace,
+                            &source,
+                            &query_.sensor,
+                            &limit,
+                            &event_id,
+                        ],
                         doing,
                     )
                     .await?;

@@ -108,6 +108,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         CREATE INDEX firings_by_consumption ON firings (consumption);
     "#,
     },
+    Migration {
+        version: 4,
+        name: "consumptions by event id",
+        // The platform API follows an order (whose id is its event's id) to what sensors did.
+        sql: "CREATE INDEX consumptions_by_event_id ON consumptions (event_id);",
+    },
 ];
 
 /// First key of the advisory lock that serializes migrations; the second is the schema's
@@ -257,7 +263,7 @@ pub(crate) const RECENT_EVENTS: &str = concat!(
         SELECT seq, namespace, sensor, sensor_uid, event_id, event_source, event_name, at, outcome
         FROM consumptions
         WHERE ($1::text IS NULL OR namespace = $1) AND ($2::bytea IS NULL OR event_source = $2)
-          AND ($3::text IS NULL OR sensor = $3)
+          AND ($3::text IS NULL OR sensor = $3) AND ($5::bytea IS NULL OR event_id = $5)
         ORDER BY seq DESC LIMIT $4
     )
     SELECT r.seq, r.namespace, r.sensor, r.sensor_uid, r.event_id, r.event_source, r.event_name, r.at, r.outcome, ",

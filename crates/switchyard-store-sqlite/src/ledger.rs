@@ -230,7 +230,13 @@ fn recent(conn: &Connection, query: &EventQuery) -> Result<Vec<EventRecord>, Sto
     );
     let rows: Vec<RawRecord> = stmt
         .query_map(
-            params![query.namespace, query.event_source, query.sensor, limit],
+            params![
+                query.namespace,
+                query.event_source,
+                query.sensor,
+                limit,
+                query.event_id
+            ],
             |row| {
                 Ok((
                     row.get(0)?,

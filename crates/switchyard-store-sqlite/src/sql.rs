@@ -96,6 +96,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         CREATE INDEX firings_by_consumption ON firings (consumption);
     ",
     },
+    Migration {
+        version: 4,
+        name: "consumptions by event id",
+        // The platform API follows an order (whose id is its event's id) to what sensors did.
+        sql: "CREATE INDEX consumptions_by_event_id ON consumptions (event_id);",
+    },
 ];
 
 pub(crate) const SAVEPOINT: &str = "SAVEPOINT job";
@@ -202,6 +208,7 @@ pub(crate) const RECENT_CONSUMPTIONS: &str = "
     SELECT seq, namespace, sensor, sensor_uid, event_id, event_source, event_name, at, outcome
     FROM consumptions
     WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR event_source = ?2) AND (?3 IS NULL OR sensor = ?3)
+      AND (?5 IS NULL OR event_id = ?5)
     ORDER BY seq DESC LIMIT ?4";
 pub(crate) const DELETE_SENSOR_STATE: &str = "DELETE FROM sensor_states WHERE uid = ?1";
 pub(crate) const DELETE_CONSUMPTIONS: &str = "DELETE FROM consumptions WHERE sensor_uid = ?1";

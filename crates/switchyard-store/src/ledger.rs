@@ -170,6 +170,8 @@ pub struct EventQuery {
     pub event_source: Option<String>,
     /// Only consumptions by this sensor (by name).
     pub sensor: Option<String>,
+    /// Only consumptions of the event with this id.
+    pub event_id: Option<String>,
     pub limit: usize,
 }
 

@@ -317,6 +317,11 @@ pub async fn recent_events_filter_and_order(ledger: Arc<dyn EventLedger>) {
         ..query(10)
     };
     assert!(ids(elsewhere).await.is_empty());
+    let by_event = EventQuery {
+        event_id: Some("e2".into()),
+        ..query(10)
+    };
+    assert_eq!(ids(by_event).await, ["e2"]);
 }
 
 pub async fn forget_sensor_keeps_firings(ledger: Arc<dyn EventLedger>) {
