@@ -390,6 +390,12 @@ pub struct UpArgs {
     )]
     pub nats: Option<String>,
 
+    /// A label of this machine as a node, KEY=VALUE (repeatable), on top of the kubelet's
+    /// (kubernetes.io/arch, kubernetes.io/os, kubernetes.io/hostname): steps whose
+    /// `nodeSelector` asks for labels the node lacks wait in Pending, as on Kubernetes.
+    #[arg(long = "node-label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub node_labels: Vec<(String, String)>,
+
     /// The JetStream stream (and subject prefix) of this platform.
     #[arg(
         long,

@@ -234,6 +234,7 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
     config.image_tools = args.image_tools.clone();
     config.webhook_host = args.webhook_host;
     config.http_trigger_allow = args.http_trigger_allow.clone();
+    config.node_labels = args.node_labels.iter().cloned().collect();
     config.postgres = args
         .database
         .as_ref()
@@ -279,9 +280,9 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
     switchyard_server::run(config, switchyard_server::shutdown_signal())
         .await
         .map_err(|e| match e {
-            switchyard_server::Error::Listen { .. } | switchyard_server::Error::Platform(_) => {
-                CliError::Rejected(e.to_string())
-            }
+            switchyard_server::Error::Listen { .. }
+            | switchyard_server::Error::Platform(_)
+            | switchyard_server::Error::Lease(_) => CliError::Rejected(e.to_string()),
             other => CliError::Internal(other.to_string()),
         })
 }

@@ -94,9 +94,17 @@ async fn the_seed_story_on_postgresql_and_nats_jetstream() {
     if !service("PostgreSQL", "127.0.0.1:5432") || !service("NATS", "127.0.0.1:4222") {
         return;
     }
-    // A schema and a stream of this run's own, so runs never collide.
+    let (backend, schema) = distributed_args("story");
+    let args: Vec<&str> = backend.iter().map(String::as_str).collect();
+    story("platform-story-distributed", &args).await;
+    // Best effort: the schema goes; the stream keeps only what its limits allow.
+    drop_schema(&schema);
+}
+
+/// A schema and a stream of this run's own, so runs never collide.
+fn distributed_args(tag: &str) -> (Vec<String>, String) {
     let unique = format!(
-        "{}_{}",
+        "{tag}_{}_{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -104,27 +112,98 @@ async fn the_seed_story_on_postgresql_and_nats_jetstream() {
             .as_nanos()
             % 1_000_000_000
     );
-    let schema = format!("sy_story_{unique}");
-    let stream = format!("SY_STORY_{unique}");
-    story(
-        "platform-story-distributed",
-        &[
-            "--database",
-            "postgres://postgres@127.0.0.1:5432/test",
-            "--database-schema",
-            &schema,
-            "--nats",
-            "nats://127.0.0.1:4222",
-            "--nats-stream",
-            &stream,
-        ],
-    )
-    .await;
-    // Best effort: the schema goes; the stream keeps only what its limits allow.
+    let schema = format!("sy_{unique}");
+    let args = vec![
+        "--database".to_owned(),
+        "postgres://postgres@127.0.0.1:5432/test".to_owned(),
+        "--database-schema".to_owned(),
+        schema.clone(),
+        "--nats".to_owned(),
+        "nats://127.0.0.1:4222".to_owned(),
+        "--nats-stream".to_owned(),
+        format!("SY_{}", unique.to_uppercase()),
+    ];
+    (args, schema)
+}
+
+fn drop_schema(schema: &str) {
     let _ = std::process::Command::new("psql")
         .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc"])
         .arg(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .output();
+}
+
+/// One process drives the runs (the controller lease); when it dies waiting for an
+/// approval, the next process to start on the same PostgreSQL and NATS takes the runs over
+/// within the lease's 15 s, and the approval completes the order there. A second live
+/// process is refused with a clear message rather than driving the same runs twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_process_runs_move_to_the_next_and_a_second_live_one_is_refused() {
+    if !service("PostgreSQL", "127.0.0.1:5432") || !service("NATS", "127.0.0.1:4222") {
+        return;
+    }
+    let (backend, schema) = distributed_args("takeover");
+    let first_dir = data_dir("platform-takeover-a");
+    let port = free_port();
+    let platform = platform_copy(&first_dir, port);
+    let mut args: Vec<&str> = vec!["--platform", platform.to_str().unwrap()];
+    args.extend(backend.iter().map(String::as_str));
+
+    let first = Server::start_with(&first_dir, &args);
+    let admin = first.client();
+    let alice_token = token(&admin, "alice", &["orderer"]).await;
+    let bob_token = token(&admin, "bob", &["approver"]).await;
+    let alice = admin.with_token(&alice_token);
+    let (status, _, accepted) = alice
+        .post_raw(
+            "/environments",
+            &order_body("team-k", "Ada").to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    order_until(&alice, &id, |o| o["phase"] == "WaitingForApproval").await;
+    first.kill9();
+
+    // The next process: its own data directory, the same key for sealed Secrets and the
+    // same admin token (both belong to the platform, not to one process).
+    let second_dir = data_dir("platform-takeover-b");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    for file in ["secret.key", "admin.token"] {
+        std::fs::copy(first_dir.join(file), second_dir.join(file)).unwrap();
+    }
+    let second = Server::start_with(&second_dir, &args);
+    let bob = second.client().with_token(&bob_token);
+    let order = order_until(&bob, &id, |o| o["phase"] == "WaitingForApproval").await;
+    assert_eq!(order["runs"].as_array().unwrap().len(), 1);
+    let (status, body) = bob
+        .call(
+            "POST",
+            &format!("/api/v1/orders/{id}/approve"),
+            Some(json!({"comment": "approved after the takeover"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    order_until(&bob, &id, |o| o["phase"] == "Succeeded").await;
+
+    // A second live process on the same platform is refused (after waiting out the lease).
+    let third_dir = data_dir("platform-takeover-c");
+    std::fs::create_dir_all(&third_dir).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["up", "--listen", "127.0.0.1:0", "--no-platform"])
+        .args(&backend)
+        .env("SWITCHYARD_DATA_DIR", &third_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another Switchyard process") && stderr.contains("keeps renewing"),
+        "{stderr}"
+    );
+    drop(second);
+    drop_schema(&schema);
 }
 
 /// The acceptance story on a server started with `extra` arguments (its backends).

@@ -18,10 +18,7 @@ use support::{Api, Server, data_dir, nodes, phase};
 
 /// Examples that do not reach their expected phase yet, each with the reason. The test
 /// fails if one of them starts passing, so this list only ever shrinks.
-const KNOWN_GAPS: &[(&str, &str)] = &[(
-    "timeouts-workflow.yaml",
-    "a container without `command` on `alpine`: the image's default command is not known",
-)];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 /// Rows whose expected phase in the list is not what Argo does, with the phase Argo ends
 /// in and why; the test expects that phase instead.

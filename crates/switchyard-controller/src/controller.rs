@@ -28,6 +28,11 @@ pub struct ControllerConfig {
     pub stop_grace: Duration,
     /// Host commands standing in for image entrypoints (for containers without `command`).
     pub image_entrypoints: BTreeMap<String, Vec<String>>,
+    /// The labels of the node steps run on (this machine), matched against pods'
+    /// `nodeSelector`: a pod asking for a label the node lacks waits `Pending` until its run
+    /// ends it, as Kubernetes leaves a pod no node can take. Each run keeps the labels of its
+    /// submit. The default is [`host_node_labels`](crate::host_node_labels).
+    pub node_labels: BTreeMap<String, String>,
 }
 
 impl Default for ControllerConfig {
@@ -35,6 +40,7 @@ impl Default for ControllerConfig {
         ControllerConfig {
             stop_grace: Duration::from_secs(10),
             image_entrypoints: BTreeMap::new(),
+            node_labels: crate::node::host_node_labels(),
         }
     }
 }
@@ -157,6 +163,7 @@ impl Controller {
             }
             match record::from_object(&object) {
                 Ok(state) => {
+                    let state = controller.with_node_labels(state);
                     controller.spawn_recovered(state, object.resource_version);
                     resumed += 1;
                 }
@@ -180,6 +187,15 @@ impl Controller {
     /// Runs that have an actor in this process now.
     pub fn active_runs(&self) -> usize {
         lock(&self.shared.actors).len()
+    }
+
+    /// A run stored before runs kept the labels of their node gets this node's: without
+    /// them, a pod with any `nodeSelector` would wait for a node forever.
+    fn with_node_labels(&self, mut state: RunState) -> RunState {
+        if state.library.node_labels.is_empty() && !state.status.phase.is_finished() {
+            state.library.node_labels = self.shared.config.node_labels.clone();
+        }
+        state
     }
 
     fn spawn_recovered(&self, state: RunState, resource_version: u64) {
@@ -215,7 +231,7 @@ impl Controller {
             return Ok(tx.clone());
         }
         let object = self.stored(key).await?;
-        let state = record::from_object(&object)?;
+        let state = self.with_node_labels(record::from_object(&object)?);
         // Another caller may have started it meanwhile.
         if let Some(tx) = lock(&self.shared.actors).get(key) {
             return Ok(tx.clone());
@@ -266,6 +282,7 @@ impl Controller {
         )
         .await?;
         library.image_entrypoints = self.shared.config.image_entrypoints.clone();
+        library.node_labels = self.shared.config.node_labels.clone();
         let explicit = options
             .name
             .clone()

@@ -9,6 +9,8 @@
 //!   steps through the [`switchyard_engine::StepRunner`] port and sets its timer.
 //! - `record` is how a run is stored: a `Workflow` object with Argo's status shape.
 //! - [`metrics`] names the Prometheus metrics (Argo's names where Argo has them).
+//! - [`host_node_labels`]: the labels of the one node steps run on, as a kubelet sets them;
+//!   each run gets the configured labels with its library, for its pods' `nodeSelector`s.
 //!
 //! Invariant: no action of a transition is carried out before the status that caused it
 //! is durable, except that recording a step's start may lag (a restart then asks the
@@ -22,6 +24,7 @@ mod error;
 mod library;
 mod logs;
 pub mod metrics;
+mod node;
 pub mod record;
 mod run;
 pub mod scheduler;
@@ -31,3 +34,4 @@ pub use controller::{Controller, ControllerConfig, SubmitOptions, Submitted};
 pub use error::ControllerError;
 pub use library::Overlay;
 pub use logs::{LogSelect, StepLogLine};
+pub use node::host_node_labels;

@@ -837,3 +837,102 @@ mod cron_scheduling {
         assert!(message.contains("spec.schedule"), "{status}");
     }
 }
+
+fn labelled(labels: &[(&str, &str)]) -> ControllerConfig {
+    ControllerConfig {
+        node_labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..ControllerConfig::default()
+    }
+}
+
+/// A step on a node labelled `zone=a`, next to one asking for `zone=b`.
+fn two_zones() -> Workflow {
+    workflow(json!({
+        "entrypoint": "main",
+        "templates": [
+            {"name": "main", "steps": [[
+                {"name": "here", "template": "here"},
+                {"name": "elsewhere", "template": "elsewhere"}
+            ]]},
+            {"name": "here", "nodeSelector": {"zone": "a"},
+             "container": {"image": "x", "command": ["ok"], "args": ["here"]}},
+            {"name": "elsewhere", "nodeSelector": {"zone": "b"},
+             "container": {"image": "x", "command": ["ok"], "args": ["elsewhere"]}}
+        ]
+    }))
+}
+
+fn waits_for_a_node(state: &RunState) -> bool {
+    let find = |display: &str| {
+        state
+            .status
+            .nodes
+            .values()
+            .find(|n| n.display_name == display)
+    };
+    find("here").is_some_and(|n| n.phase == NodePhase::Succeeded)
+        && find("elsewhere").is_some_and(|n| {
+            n.phase == NodePhase::Pending
+                && n.message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("Unschedulable: "))
+        })
+}
+
+#[tokio::test]
+async fn a_pod_no_node_takes_waits_through_a_restart_until_the_run_is_stopped() {
+    let env = env();
+    let store = env.store.clone();
+    let runner = env.runner.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    on_crashing_runtime(move || async move {
+        let c = Controller::start(store.clone(), runner, labelled(&[("zone", "a")]))
+            .await
+            .unwrap();
+        let name = submit(&c, two_zones()).await;
+        let state = wait_until(&store, &name, waits_for_a_node).await;
+        // The run keeps the labels it was submitted with.
+        assert_eq!(state.library.node_labels.len(), 1);
+        tx.send(name).unwrap();
+    });
+    let name = rx.recv().unwrap();
+    let c = Controller::start(
+        env.store.clone(),
+        env.runner.clone(),
+        labelled(&[("zone", "a")]),
+    )
+    .await
+    .unwrap();
+    c.command(&key(&name), Command::Tick).await.unwrap();
+    let state = load(&env.store, &name).await;
+    assert!(waits_for_a_node(&state));
+    assert_eq!(state.status.phase, WorkflowPhase::Running);
+    let starts = env.runner.total_starts();
+    assert_eq!(starts.len(), 1, "only `here` ever started: {starts:?}");
+    c.command(
+        &key(&name),
+        Command::Stop {
+            by: "ops".into(),
+            message: None,
+        },
+    )
+    .await
+    .unwrap();
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Failed);
+    assert_eq!(
+        node(&state, "elsewhere").message.as_deref(),
+        Some("Stopped with strategy 'Stop'")
+    );
+}
+
+#[test]
+fn the_default_node_is_this_machine() {
+    let labels = ControllerConfig::default().node_labels;
+    assert_eq!(labels, switchyard_controller::host_node_labels());
+    assert_eq!(labels["kubernetes.io/os"], labels["beta.kubernetes.io/os"]);
+    assert!(labels.contains_key("kubernetes.io/arch"));
+}

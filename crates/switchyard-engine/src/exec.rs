@@ -1175,6 +1175,11 @@ impl<'a> Op<'a> {
             self.mark(&id, NodePhase::Failed, Some(DEADLINE_MESSAGE));
             return Ok(());
         }
+        // A pod the node cannot take is never started, so its body is not needed (nor
+        // checked: a command this machine could not run does not matter).
+        if self.hold_unschedulable(&id, tmpl, opts)? {
+            return Ok(());
+        }
         let body = self.substitute_body(tmpl, inputs, locals)?;
         let Some(container) = body.main_container() else {
             return Err(format!("template `{}` has no container", tmpl.name()));
@@ -1319,6 +1324,18 @@ impl<'a> Op<'a> {
             }
         }
         if self.node(&pod_id).is_some_and(Node::fulfilled) {
+            return Ok(());
+        }
+        // Until it has container nodes, the pod may be one the node cannot take: then it
+        // waits alone, without them (nothing of it ever runs).
+        let taken = self.node(&pod_id).is_none_or(|n| {
+            n.phase != NodePhase::Pending
+                || n.children.iter().any(|c| {
+                    self.node(c)
+                        .is_some_and(|c| c.node_type == NodeType::Container)
+                })
+        });
+        if !taken && self.hold_unschedulable(&pod_id, tmpl, opts)? {
             return Ok(());
         }
         let body = self.substitute_body(tmpl, inputs, locals)?;

@@ -15,7 +15,8 @@
 //! Inside: [`state`] (the persisted model), `reconcile` (Argo's `operate` loop), `exec`
 //! (`executeTemplate`, retries, leaf templates), `steps` and `dag`, `vars` (what `{{...}}`
 //! sees), `resolve` (templates, `templateRef`, `templateDefaults`, `workflowTemplateRef`),
-//! `stepspec` (building a step), [`naming`] (node ids, names, durations).
+//! `stepspec` (building a step), `schedule` (a pod's `nodeSelector` against the labels of the
+//! node steps run on), [`naming`] (node ids, names, durations).
 //!
 //! What a command costs is what it changes, not the size of the run: `journal` records the
 //! nodes a command touches (to undo a failed command and to tell whether a pass changed
@@ -30,7 +31,9 @@
 //! container templates as well as scripts; a non-JSON loop result is aggregated as a string
 //! (Argo fails); timers fire at their time exactly (Argo needs "after"); sprig's date
 //! functions in expressions (`sprig.date('2006', x)`) format the `now` of the command being
-//! applied, in UTC, where Argo reads the controller's clock.
+//! applied, in UTC, where Argo reads the controller's clock; a pod is matched against the
+//! node labels its run was submitted with, so a pod waiting for a label the node lacks keeps
+//! waiting when the node is given that label later (Kubernetes would then schedule it).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -43,6 +46,7 @@ mod memo;
 pub mod naming;
 mod reconcile;
 mod resolve;
+mod schedule;
 mod stack;
 pub mod state;
 pub mod step;

@@ -15,6 +15,7 @@ use crate::exec::{DEADLINE_MESSAGE, ExecErr, Op, Opts, strategy_name};
 use crate::journal::{Journal, StatusFields};
 use crate::naming::{self, go_json_string, go_quote};
 use crate::resolve::{Call, Scope};
+use crate::schedule::PENDING_TIMEOUT_MESSAGE;
 use crate::state::{NodeFlag, NodePhase, NodeType, RunState, Timer, TimerKind, WorkflowPhase};
 use crate::step::StopReason;
 
@@ -237,6 +238,16 @@ impl Op<'_> {
             let node_type = node.node_type;
             let pending = node.phase == NodePhase::Pending;
             let timed_out = node.deadline.is_some_and(|d| self.now >= d);
+            // A pod left Pending because the node cannot take it (see `schedule`): nothing of
+            // it runs, so it is failed where a started one would be stopped. (A container set
+            // that has container nodes was taken; its containers are handled one by one.)
+            let unscheduled = node_type == NodeType::Pod
+                && pending
+                && !is_step
+                && !node.children.iter().any(|c| {
+                    self.node(c)
+                        .is_some_and(|n| n.node_type == NodeType::Container)
+                });
             if let Some(strategy) = shutdown
                 && !self.should_execute(exit_handler)
             {
@@ -265,6 +276,7 @@ impl Op<'_> {
                     self.request_stop(&id, StopReason::Deadline);
                 } else if node_type == NodeType::Suspend
                     || (node_type == NodeType::Container && pending)
+                    || unscheduled
                 {
                     self.mark(&id, NodePhase::Failed, Some(DEADLINE_MESSAGE));
                 }
@@ -272,6 +284,8 @@ impl Op<'_> {
             }
             if is_step && timed_out {
                 self.request_stop(&id, StopReason::Timeout);
+            } else if unscheduled && timed_out {
+                self.mark(&id, NodePhase::Failed, Some(PENDING_TIMEOUT_MESSAGE));
             }
         }
     }
@@ -376,6 +390,8 @@ impl Op<'_> {
                 (Some(_), _) => continue,
                 (None, NodeType::Suspend) => TimerKind::Suspend,
                 (None, NodeType::Retry) => TimerKind::Backoff,
+                // A pod left Pending by the scheduler, until its `timeout`/`pendingTimeout`.
+                (None, NodeType::Pod) => TimerKind::StepTimeout,
                 (None, _) => continue,
             };
             timers.push(Timer {

@@ -33,6 +33,15 @@ impl Scope {
             Scope::Cluster(n) => Some(format!("cluster/{n}")),
         }
     }
+
+    /// The scope [`Scope::encode`] gave this text for (a node's `templateScope`).
+    pub(crate) fn decode(text: Option<&str>) -> Scope {
+        match text.and_then(|t| t.split_once('/')) {
+            Some(("namespaced", n)) => Scope::Namespaced(n.to_string()),
+            Some(("cluster", n)) => Scope::Cluster(n.to_string()),
+            _ => Scope::Local,
+        }
+    }
 }
 
 /// What a step, task, hook or the entrypoint calls: a template by name, by reference, or

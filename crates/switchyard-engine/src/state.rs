@@ -219,7 +219,8 @@ pub struct Node {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<StepRecord>,
     /// When the engine must act on this node: a step's `timeout` (or
-    /// `activeDeadlineSeconds`) runs out, a suspend's `duration` ends, a retry's backoff ends.
+    /// `activeDeadlineSeconds`) runs out, a suspend's `duration` ends, a retry's backoff ends,
+    /// a pod the node cannot take reaches its `timeout` or `pendingTimeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<DateTime<Utc>>,
     /// Suspend nodes: who resumed it, and what they said.
@@ -376,7 +377,8 @@ pub enum TimerKind {
     Suspend,
     /// The workflow's `activeDeadlineSeconds`.
     WorkflowDeadline,
-    /// A step's `timeout` / `activeDeadlineSeconds`.
+    /// A step's `timeout` / `activeDeadlineSeconds`; for a pod the node cannot take, its
+    /// template's `timeout` / `pendingTimeout`.
     StepTimeout,
 }
 

@@ -14,6 +14,7 @@ use switchyard_model::workflow::{
 use crate::error::{EngineError, Problem, SubmitError};
 use crate::exec::{is_supported, template_label, unsupported_message};
 use crate::resolve::{self, Scope};
+use crate::schedule;
 use crate::state::{Library, LibraryRef, RunState, RunStatus, WorkflowPhase};
 use crate::stepspec;
 
@@ -433,8 +434,11 @@ fn check_template(
             ));
         }
     }
+    // A pod the node can never take never runs: what it would run does not matter.
+    let never_runs = schedule::static_selector(own.template_defaults.as_deref(), t)
+        .is_some_and(|s| !schedule::fits(&s, &library.node_labels));
     match kind {
-        TemplateKind::Container | TemplateKind::Script => {
+        TemplateKind::Container | TemplateKind::Script if !never_runs => {
             if let Some(c) = t.main_container()
                 && let Some(why) = missing_command(library, &c.command, c.image.as_deref())
             {
@@ -452,7 +456,7 @@ fn check_template(
                         "retrying containers inside a container set is not supported yet; use the template's retryStrategy",
                     ));
                 }
-                for (k, c) in set.containers.iter().enumerate() {
+                for (k, c) in set.containers.iter().enumerate().filter(|_| !never_runs) {
                     if let Some(why) = missing_command(library, &c.command, c.image.as_deref()) {
                         problems.push(Problem::new(
                             format!("{path}.containerSet.containers[{k}].command"),

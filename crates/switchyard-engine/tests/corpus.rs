@@ -333,8 +333,45 @@ fn exit_handlers_yaml() {
     assert_eq!(run.wf_phase(), "Failed");
 }
 
-/// Every example either runs to an end (all steps succeeding, suspend nodes resumed) or is
-/// refused at submit with precise problems; none panics or stalls.
+/// The labels of a Linux amd64 node, as a kubelet sets them: what the examples' node
+/// selectors are written for.
+fn linux_amd64() -> Library {
+    Library {
+        node_labels: [
+            ("beta.kubernetes.io/arch", "amd64"),
+            ("beta.kubernetes.io/os", "linux"),
+            ("kubernetes.io/arch", "amd64"),
+            ("kubernetes.io/hostname", "node"),
+            ("kubernetes.io/os", "linux"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        ..Library::default()
+    }
+}
+
+/// Whether everything of the run that is left waits for a node that can take its pod.
+fn only_unschedulable_left(run: &Run) -> bool {
+    let waiting: Vec<_> = run
+        .st
+        .status
+        .nodes
+        .values()
+        .filter(|n| n.step.is_none() && !n.fulfilled())
+        .filter(|n| n.node_type == switchyard_engine::NodeType::Pod)
+        .collect();
+    !waiting.is_empty()
+        && waiting.iter().all(|n| {
+            n.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("Unschedulable: "))
+        })
+}
+
+/// Every example either runs to an end (all steps succeeding, suspend nodes resumed; a run
+/// whose pods no node takes, like Argo's, waits until it is stopped) or is refused at submit
+/// with precise problems; none panics or stalls.
 #[test]
 fn every_example_submits_or_is_refused_clearly() {
     let Some(dir) = corpus() else { return };
@@ -346,11 +383,12 @@ fn every_example_submits_or_is_refused_clearly() {
     files.sort();
     let mut ran = 0;
     let mut refused = 0;
+    let mut waited_for_a_node = 0;
     for file in files {
         let Some(wf) = load_workflow(&file) else {
             continue;
         };
-        let st = match submit("wf", "argo", "uid", &wf, Library::default(), common::t(0)) {
+        let st = match submit("wf", "argo", "uid", &wf, linux_amd64(), common::t(0)) {
             Ok(st) => st,
             Err(e) => {
                 assert!(!e.problems().is_empty(), "{}", file.display());
@@ -391,6 +429,16 @@ fn every_example_submits_or_is_refused_clearly() {
             let Ok(a) = a else { break };
             now = now.max(drive(&mut run, a, &|_| (0, "[1, 2]".to_string())));
         }
+        if !run.st.status.phase.is_finished() && only_unschedulable_left(&run) {
+            now += 1;
+            let stop = switchyard_engine::Command::Stop {
+                by: "test".into(),
+                message: None,
+            };
+            let a = run.cmd(stop, now);
+            drive(&mut run, a, &|_| (0, "[1, 2]".to_string()));
+            waited_for_a_node += 1;
+        }
         assert!(
             run.st.status.phase.is_finished(),
             "{} stalled: {:#?}",
@@ -409,6 +457,48 @@ fn every_example_submits_or_is_refused_clearly() {
         ran += 1;
     }
     assert!(ran > 50, "ran {ran}, refused {refused}");
+    // hello-windows.yaml and hello-hybrid.yaml ask for Windows nodes.
+    assert_eq!(waited_for_a_node, 2, "ran {ran}, refused {refused}");
+}
+
+/// The pods no node takes wait Pending until the workflow's `activeDeadlineSeconds` fails
+/// them along with the sleeps it stops.
+#[test]
+fn timeouts_workflow_yaml() {
+    let Some((mut run, a)) = start_with("timeouts-workflow.yaml", linux_amd64()) else {
+        return;
+    };
+    let sleeps = [
+        "wf[0].sleep-one-day(0:1)",
+        "wf[0].sleep-one-day(1:2)",
+        "wf[0].sleep-one-day(2:3)",
+    ];
+    let mut want: Vec<String> = sleeps.iter().map(|s| format!("start {s}")).collect();
+    want.push("wake 30".into());
+    assert_eq!(a, want);
+    for s in sleeps {
+        run.started(s, 1);
+    }
+    for i in 0..3 {
+        let name = format!("wf[0].unschedulable({i}:{})", i + 1);
+        assert_eq!(run.phase(&name), switchyard_engine::NodePhase::Pending);
+        assert!(
+            run.message(&name)
+                .is_some_and(|m| m.starts_with("Unschedulable: 0/1 nodes are available")),
+            "{name}"
+        );
+    }
+    assert_eq!(run.tick(30).len(), 3);
+    for s in sleeps {
+        run.stopped(s, switchyard_engine::StopReason::Deadline, 31);
+    }
+    assert_eq!(run.wf_phase(), "Failed");
+    let failed: Vec<String> = run
+        .nodes()
+        .into_iter()
+        .filter(|n| n.contains(" Pod Failed (Step exceeded its deadline)"))
+        .collect();
+    assert_eq!(failed.len(), 6, "{:#?}", run.nodes());
 }
 
 #[test]

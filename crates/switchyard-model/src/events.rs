@@ -2013,7 +2013,8 @@ mod tests {
             ("EventSourceService", "metadata ports clusterIP"),
             (
                 "WebhookEventSource",
-                "endpoint method port url serverCertSecret serverKeySecret metadata authSecret maxPayloadSize filter",
+                // `hmac` is ours (signed webhooks); Argo drops the unknown field.
+                "endpoint method port url serverCertSecret serverKeySecret metadata authSecret maxPayloadSize filter hmac",
             ),
             (
                 "CalendarEventSource",

@@ -1716,7 +1716,9 @@ pub(crate) fn policy(type_name: &str, field: &str) -> Option<FieldPolicy> {
         ),
 
         // Kubernetes-only fields of the workflow and of templates.
-        ("WorkflowSpec" | "Template", "nodeSelector" | "affinity" | "tolerations") => SCHEDULING,
+        // `nodeSelector` is matched against this machine's labels (a pod that does not fit
+        // waits in Pending, as Kubernetes leaves it); affinity and tolerations are not.
+        ("WorkflowSpec" | "Template", "affinity" | "tolerations") => SCHEDULING,
         ("WorkflowSpec" | "Template", "schedulerName") => FieldPolicy::warning(
             "has no effect: there is no Kubernetes scheduler; every step runs on this machine",
         ),
@@ -1767,9 +1769,6 @@ pub(crate) fn policy(type_name: &str, field: &str) -> Option<FieldPolicy> {
         ("Template", "sidecars") => FieldPolicy::warning(
             "are not started by the local executor: only the template's main command runs",
         ),
-        ("Template", "pendingTimeout") => {
-            FieldPolicy::warning("has no effect: a local step never waits in a pending pod")
-        }
         ("Template", "annotations") => FieldPolicy::warning(
             "has no effect yet: template annotations (such as the display name) are not applied",
         ),
@@ -2839,7 +2838,6 @@ mod tests {
         ("WorkflowSpec", "executor", W),
         ("WorkflowSpec", "volumeClaimTemplates", E),
         ("WorkflowSpec", "artifactRepositoryRef", E),
-        ("WorkflowSpec", "nodeSelector", W),
         ("WorkflowSpec", "affinity", W),
         ("WorkflowSpec", "tolerations", W),
         ("WorkflowSpec", "imagePullSecrets", W),
@@ -2866,7 +2864,6 @@ mod tests {
         ("WorkflowSpec", "executorPlugins", W),
         ("WorkflowSpec", "podResources", W),
         ("WorkflowSpec", "resourceClaims", W),
-        ("Template", "nodeSelector", W),
         ("Template", "affinity", W),
         ("Template", "metadata", W),
         ("Template", "daemon", E),
@@ -2892,7 +2889,6 @@ mod tests {
         ("Template", "synchronization", E),
         ("Template", "memoize", E),
         ("Template", "annotations", W),
-        ("Template", "pendingTimeout", W),
         ("Template", "podResources", W),
         ("Template", "resourceClaims", W),
         ("Inputs", "artifacts", E),

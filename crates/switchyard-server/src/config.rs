@@ -70,6 +70,9 @@ pub struct ServerConfig {
     pub postgres: Option<PostgresBackend>,
     /// Carry events on NATS JetStream instead of the embedded bus in the data directory.
     pub jetstream: Option<JetStreamBackend>,
+    /// Labels of this machine as a node, on top of the kubelet's own (arch, os, hostname):
+    /// a step whose `nodeSelector` asks for a label the node lacks waits in Pending.
+    pub node_labels: BTreeMap<String, String>,
 }
 
 /// The PostgreSQL store's settings.
@@ -137,6 +140,7 @@ impl ServerConfig {
             platform: None,
             postgres: None,
             jetstream: None,
+            node_labels: BTreeMap::new(),
         }
     }
 

@@ -41,6 +41,8 @@ pub enum Error {
     Serve(io::Error),
     #[error("{0}")]
     Platform(String),
+    #[error("{0}")]
+    Lease(String),
 }
 
 impl Error {

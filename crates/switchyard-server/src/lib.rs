@@ -13,6 +13,7 @@ pub mod config;
 pub mod docs;
 pub mod error;
 pub mod events;
+pub mod lease;
 pub mod object_logs;
 pub mod orders;
 pub mod routes;
@@ -247,6 +248,15 @@ pub async fn run(
         .map_err(|e| Error::listen(config.listen, &e))?;
 
     let Opened { state, admin_token } = open(&config).await?;
+    // The controller took over the stored runs under this lease (see `open`); keep it.
+    let (lease_lost, mut lease_watch) = tokio::sync::watch::channel(false);
+    let (stop_lease, stop_lease_rx) = tokio::sync::watch::channel(false);
+    let keeper = tokio::spawn(lease::keep(
+        state.store().clone(),
+        state.lease().clone(),
+        lease_lost,
+        stop_lease_rx,
+    ));
     if let Some(platform) = &config.platform {
         apply_platform(&state, platform).await?;
     }
@@ -276,13 +286,36 @@ pub async fn run(
 
     tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{local}");
     let pipeline = state.pipeline().clone();
+    let lost = async move {
+        while !*lease_watch.borrow() {
+            if lease_watch.changed().await.is_err() {
+                // The keeper ended after giving the lease back: wait for the shutdown.
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let lease_was_lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = lease_was_lost.clone();
     let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = lost => flag.store(true, std::sync::atomic::Ordering::SeqCst),
+            }
+        })
         .await;
+    let _ = stop_lease.send(true);
+    let _ = keeper.await;
     upkeep.abort();
     scheduler.abort();
     pipeline.shutdown().await;
     served.map_err(Error::Serve)?;
+    if lease_was_lost.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(Error::Lease(
+            "stopped: the controller lease was lost, so another process may be driving the runs"
+                .to_owned(),
+        ));
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -46,6 +46,7 @@ struct Inner {
     pipeline: Pipeline,
     authenticator: Authenticator,
     catalog: crate::catalog::CatalogCell,
+    lease: switchyard_store::Lease,
     metrics: PrometheusHandle,
     manifest_limits: Limits,
     max_body_bytes: usize,
@@ -59,6 +60,7 @@ impl AppState {
         pipeline: Pipeline,
         authenticator: Authenticator,
         config: &ServerConfig,
+        lease: switchyard_store::Lease,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
@@ -69,6 +71,7 @@ impl AppState {
                 pipeline,
                 authenticator,
                 catalog: Default::default(),
+                lease,
                 metrics: telemetry::metrics_handle(),
                 manifest_limits: config.manifest_limits.clone(),
                 max_body_bytes: config.max_body_bytes,
@@ -105,6 +108,11 @@ impl AppState {
         if let Err(err) = self.inner.pipeline.reconcile().await {
             tracing::warn!(error = %err, "event pipeline not reconciled; it will retry");
         }
+    }
+
+    /// The controller lease this process took at start.
+    pub fn lease(&self) -> &switchyard_store::Lease {
+        &self.inner.lease
     }
 
     /// The offering catalog as last loaded.
@@ -190,6 +198,15 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
         metrics::gauge!(OBJECTS, "kind" => kind.name()).set(count as f64);
     }
 
+    // One process at a time drives the runs: take the controller lease before taking them
+    // over.
+    let holder = crate::lease::holder_name(&config.data_dir).map_err(|source| Error::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let lease = crate::lease::take(store.as_ref(), &holder).await?;
+    tracing::info!(holder = %lease.holder, token = lease.token, "controller lease taken");
+
     let runner = local_runner(config).map_err(|source| Error::DataDir {
         path: config.steps_path(),
         source,
@@ -200,6 +217,11 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
         ControllerConfig {
             stop_grace: config.stop_grace,
             image_entrypoints: image_entrypoints(config),
+            node_labels: {
+                let mut labels = switchyard_controller::host_node_labels();
+                labels.extend(config.node_labels.clone());
+                labels
+            },
         },
     )
     .await
@@ -207,7 +229,15 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
 
     let pipeline =
         event_pipeline(config, store.clone(), ledger.clone(), controller.clone()).await?;
-    let state = AppState::new(store, ledger, controller, pipeline, authenticator, config);
+    let state = AppState::new(
+        store,
+        ledger,
+        controller,
+        pipeline,
+        authenticator,
+        config,
+        lease,
+    );
     state.reload_catalog().await;
     crate::orders::republish_pending(&state).await;
     Ok(Opened { state, admin_token })

@@ -953,6 +953,17 @@ impl Store for FullDisk {
     async fn step_log(&self, _: &ObjectKey, _: &str) -> Result<Option<String>, StoreError> {
         Err(full())
     }
+    async fn acquire_lease(
+        &self,
+        _: &str,
+        _: &str,
+        _: std::time::Duration,
+    ) -> Result<Result<switchyard_store::Lease, switchyard_store::Lease>, StoreError> {
+        Err(full())
+    }
+    async fn release_lease(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Err(full())
+    }
 }
 
 #[tokio::test]
@@ -989,8 +1000,14 @@ async fn an_unavailable_store_answers_503_with_retry_after() {
     )
     .await
     .unwrap();
+    let lease = switchyard_store::Lease {
+        name: "controller".into(),
+        holder: "test".into(),
+        token: 1,
+        expires_at: chrono::Utc::now(),
+    };
     let app = router(AppState::new(
-        store, ledger, controller, pipeline, auth, &config,
+        store, ledger, controller, pipeline, auth, &config, lease,
     ));
     let apply = json!({"sources": [{"name": "cm.yaml", "content": config_map("a", None, "x")}]});
     let cases = [

@@ -252,6 +252,60 @@ impl Store for PostgresStore {
             )
             .await
     }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Result<switchyard_store::Lease, switchyard_store::Lease>, StoreError> {
+        switchyard_store::check_lease_request(name, holder, ttl)?;
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let doing = &format!("taking the lease `{name}`");
+        self.pool
+            .run(Call::Write, doing, move |c, _| {
+                Box::pin(async move {
+                    let lease = |row: &tokio_postgres::Row| -> Result<switchyard_store::Lease, errors::Failure> {
+                        let token: i64 = pool::column(row, 1, doing)?;
+                        Ok(switchyard_store::Lease {
+                            name: name.to_owned(),
+                            holder: pool::column(row, 0, doing)?,
+                            token: u64::try_from(token).unwrap_or(0),
+                            expires_at: pool::column(row, 2, doing)?,
+                        })
+                    };
+                    if let Some(row) =
+                        pool::query_opt(c, sql::ACQUIRE_LEASE, &[&name, &holder, &ttl_ms], doing)
+                            .await?
+                    {
+                        return Ok(Ok(lease(&row)?));
+                    }
+                    match pool::query_opt(c, sql::SELECT_LEASE, &[&name], doing).await? {
+                        Some(row) => Ok(Err(lease(&row)?)),
+                        // Deleted in between (never by Switchyard): try again.
+                        None => Err(errors::Failure {
+                            error: StoreError::Unavailable {
+                                reason: format!("the lease `{name}` vanished while being taken"),
+                            },
+                            cause: errors::Cause::Rolled,
+                        }),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let doing = &format!("releasing the lease `{name}`");
+        self.pool
+            .run(Call::Write, doing, move |c, _| {
+                Box::pin(async move {
+                    pool::execute(c, sql::RELEASE_LEASE, &[&name, &holder], doing).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
 }
 
 #[cfg(test)]

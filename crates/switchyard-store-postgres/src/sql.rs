@@ -114,7 +114,34 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         // The platform API follows an order (whose id is its event's id) to what sensors did.
         sql: "CREATE INDEX consumptions_by_event_id ON consumptions (event_id);",
     },
+    Migration {
+        version: 5,
+        name: "leases",
+        sql: "
+        CREATE TABLE leases (
+            name       TEXT        PRIMARY KEY,
+            holder     TEXT        NOT NULL,
+            token      BIGINT      NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        );",
+    },
 ];
+
+/// Takes a free or expired lease (token + 1) or renews the caller's (same token), in one
+/// statement against the server's clock; no row when another holder's lease stands.
+pub(crate) const ACQUIRE_LEASE: &str = "
+    INSERT INTO leases AS l (name, holder, token, expires_at)
+    VALUES ($1, $2, 1, clock_timestamp() + $3::bigint * interval '1 millisecond')
+    ON CONFLICT (name) DO UPDATE SET
+        holder = EXCLUDED.holder,
+        token = CASE WHEN l.holder = EXCLUDED.holder THEN l.token ELSE l.token + 1 END,
+        expires_at = EXCLUDED.expires_at
+    WHERE l.holder = EXCLUDED.holder OR l.expires_at <= clock_timestamp()
+    RETURNING holder, token, expires_at";
+pub(crate) const SELECT_LEASE: &str =
+    "SELECT holder, token, expires_at FROM leases WHERE name = $1";
+pub(crate) const RELEASE_LEASE: &str =
+    "UPDATE leases SET expires_at = clock_timestamp() WHERE name = $1 AND holder = $2";
 
 /// First key of the advisory lock that serializes migrations; the second is the schema's
 /// hash, so stores in different schemas migrate independently. ("SWYD" in ASCII.)

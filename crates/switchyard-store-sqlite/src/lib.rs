@@ -146,6 +146,7 @@ fn unexpected(output: Output) -> StoreError {
         Output::Delete(_) => "a delete result".to_owned(),
         Output::Status(_) => "a status write result".to_owned(),
         Output::Consumed(_) => "a ledger consumption".to_owned(),
+        Output::Lease(_) => "a lease".to_owned(),
         Output::Done => "a bare acknowledgement".to_owned(),
     };
     StoreError::Internal {
@@ -244,6 +245,37 @@ impl Store for SqliteStore {
         self.readers
             .run(move |conn, _| ops::step_log(conn, &key, &step))
             .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Result<switchyard_store::Lease, switchyard_store::Lease>, StoreError> {
+        switchyard_store::check_lease_request(name, holder, ttl)?;
+        let op = Op::AcquireLease {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            ttl: chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
+            now: chrono::Utc::now(),
+        };
+        match self.write(op).await? {
+            Output::Lease(lease) => Ok(lease),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let op = Op::ReleaseLease {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            now: chrono::Utc::now(),
+        };
+        match self.write(op).await? {
+            Output::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
     }
 }
 

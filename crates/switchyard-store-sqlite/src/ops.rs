@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use switchyard_model::Kind;
+use switchyard_store::Lease;
 use switchyard_store::rules::{self, EncodedBody, PutPlan};
 use switchyard_store::{
     ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
@@ -170,6 +171,56 @@ pub(crate) fn put_meta(conn: &Connection, key: &str, value: &str) -> Result<(), 
         .map_err(|e| map(e, &format!("writing setting `{key}`")))?;
     stmt.execute(params![key, value])
         .map_err(|e| map(e, &format!("writing setting `{key}`")))?;
+    Ok(())
+}
+
+/// Takes or renews a lease (see the port's docs), in the writer's transaction.
+pub(crate) fn acquire_lease(
+    conn: &Connection,
+    name: &str,
+    holder: &str,
+    ttl: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Result<Lease, Lease>, StoreError> {
+    let doing = || format!("taking the lease `{name}`");
+    let current: Option<(String, i64, i64)> = conn
+        .prepare_cached(sql::SELECT_LEASE)
+        .and_then(|mut stmt| {
+            stmt.query_row(params![name], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
+        })
+        .map_err(|e| map(e, &doing()))?;
+    let expires = now + ttl;
+    let lease = |holder: &str, token: i64, expires_ms: i64| Lease {
+        name: name.to_owned(),
+        holder: holder.to_owned(),
+        token: u64::try_from(token).unwrap_or(0),
+        expires_at: DateTime::from_timestamp_millis(expires_ms).unwrap_or(now),
+    };
+    let token = match current {
+        None => 1,
+        Some((current, token, _)) if current == holder => token,
+        Some((_, token, expires_ms)) if expires_ms <= now.timestamp_millis() => token + 1,
+        Some((current, token, expires_ms)) => return Ok(Err(lease(&current, token, expires_ms))),
+    };
+    conn.prepare_cached(sql::UPSERT_LEASE)
+        .and_then(|mut stmt| stmt.execute(params![name, holder, token, expires.timestamp_millis()]))
+        .map_err(|e| map(e, &doing()))?;
+    Ok(Ok(lease(holder, token, expires.timestamp_millis())))
+}
+
+/// Ends `holder`'s lease now, if it holds it.
+pub(crate) fn release_lease(
+    conn: &Connection,
+    name: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(sql::RELEASE_LEASE)
+        .and_then(|mut stmt| stmt.execute(params![name, holder, now.timestamp_millis()]))
+        .map_err(|e| map(e, &format!("releasing the lease `{name}`")))?;
     Ok(())
 }
 

@@ -102,7 +102,27 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         // The platform API follows an order (whose id is its event's id) to what sensors did.
         sql: "CREATE INDEX consumptions_by_event_id ON consumptions (event_id);",
     },
+    Migration {
+        version: 5,
+        name: "leases",
+        // Times are milliseconds since the Unix epoch.
+        sql: "
+        CREATE TABLE leases (
+            name       TEXT    PRIMARY KEY,
+            holder     TEXT    NOT NULL,
+            token      INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );",
+    },
 ];
+
+pub(crate) const SELECT_LEASE: &str =
+    "SELECT holder, token, expires_at FROM leases WHERE name = ?1";
+pub(crate) const UPSERT_LEASE: &str = "
+    INSERT INTO leases (name, holder, token, expires_at) VALUES (?1, ?2, ?3, ?4)
+    ON CONFLICT (name) DO UPDATE SET holder = ?2, token = ?3, expires_at = ?4";
+pub(crate) const RELEASE_LEASE: &str =
+    "UPDATE leases SET expires_at = ?3 WHERE name = ?1 AND holder = ?2";
 
 pub(crate) const SAVEPOINT: &str = "SAVEPOINT job";
 pub(crate) const RELEASE: &str = "RELEASE job";

@@ -35,6 +35,18 @@ pub(crate) enum Op {
     PutMeta(String, String),
     PutStatus(StatusUpdate),
     Ledger(crate::ledger::LedgerOp),
+    /// Take or renew a lease at `now` (the application's clock: one machine).
+    AcquireLease {
+        name: String,
+        holder: String,
+        ttl: chrono::Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    },
+    ReleaseLease {
+        name: String,
+        holder: String,
+        now: chrono::DateTime<chrono::Utc>,
+    },
     /// Runs raw SQL on the write connection (tests: shrink the database to simulate a full disk).
     #[cfg(test)]
     Exec(String),
@@ -55,6 +67,7 @@ pub(crate) enum Output {
     Delete(Option<StoredObject>),
     Status(StoredObject),
     Consumed(switchyard_store::ledger::Consumed),
+    Lease(Result<switchyard_store::Lease, switchyard_store::Lease>),
     Done,
 }
 
@@ -179,6 +192,15 @@ fn run_job(
         Op::PutMeta(key, value) => ops::put_meta(conn, &key, &value).map(|()| Output::Done),
         Op::PutStatus(update) => ops::put_status(conn, sealer, update).map(Output::Status),
         Op::Ledger(op) => crate::ledger::run(conn, op),
+        Op::AcquireLease {
+            name,
+            holder,
+            ttl,
+            now,
+        } => ops::acquire_lease(conn, &name, &holder, ttl, now).map(Output::Lease),
+        Op::ReleaseLease { name, holder, now } => {
+            ops::release_lease(conn, &name, &holder, now).map(|()| Output::Done)
+        }
         #[cfg(test)]
         Op::Exec(sql) => conn
             .execute_batch(&sql)

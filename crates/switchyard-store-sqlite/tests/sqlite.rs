@@ -156,6 +156,7 @@ async fn migrations_run_once_and_reopen_is_idempotent() {
             (2, "step logs".to_owned()),
             (3, "event ledger".to_owned()),
             (4, "consumptions by event id".to_owned()),
+            (5, "leases".to_owned()),
         ]
     );
     for _ in 0..3 {
@@ -182,7 +183,7 @@ async fn a_database_from_a_newer_build_is_refused() {
     {
         let conn = Connection::open(db_path(dir.path())).unwrap();
         conn.execute(
-            "INSERT INTO migrations (version, name, applied_at) VALUES (5, 'future', 'x')",
+            "INSERT INTO migrations (version, name, applied_at) VALUES (6, 'future', 'x')",
             [],
         )
         .unwrap();
@@ -193,7 +194,7 @@ async fn a_database_from_a_newer_build_is_refused() {
         err,
         StoreError::Corrupt {
             what: format!(
-                "{} has schema version 5, but this build of Switchyard knows versions up to 4; \
+                "{} has schema version 6, but this build of Switchyard knows versions up to 5; \
                  run a newer Switchyard, or restore a backup taken with this version",
                 db_path(dir.path()).display()
             )

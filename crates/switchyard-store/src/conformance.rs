@@ -66,6 +66,10 @@ macro_rules! store_conformance_tests {
             step_log_of_an_unknown_step_or_object_is_none,
             deleting_an_object_deletes_its_logs,
             concurrent_status_writes_to_different_objects_all_succeed,
+            leases_are_taken_renewed_refused_and_released,
+            an_expired_lease_goes_to_a_new_holder_with_a_larger_token,
+            concurrent_takers_of_a_free_lease_exactly_one_wins,
+            invalid_lease_requests_are_rejected,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
@@ -1763,4 +1767,126 @@ pub async fn concurrent_status_writes_to_different_objects_all_succeed(store: Ar
             );
         }
     }
+}
+
+const LONG: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Takes a lease, failing the test when the store refuses it.
+async fn taken(store: &dyn Store, name: &str, holder: &str) -> crate::Lease {
+    match ok(
+        store.acquire_lease(name, holder, LONG).await,
+        "taking a lease",
+    ) {
+        Ok(lease) => lease,
+        Err(other) => panic!("{holder} could not take `{name}`: held by {other:?}"),
+    }
+}
+
+/// Asks for a lease that another holds, failing the test when the store grants it.
+async fn refused(store: &dyn Store, name: &str, holder: &str) -> crate::Lease {
+    match ok(
+        store.acquire_lease(name, holder, LONG).await,
+        "asking for a held lease",
+    ) {
+        Ok(lease) => panic!("{holder} took `{name}` although it is held: {lease:?}"),
+        Err(other) => other,
+    }
+}
+
+pub async fn leases_are_taken_renewed_refused_and_released(store: Arc<dyn Store>) {
+    let store = &*store;
+    let a = taken(store, "controller", "a").await;
+    assert_eq!(
+        (a.name.as_str(), a.holder.as_str(), a.token),
+        ("controller", "a", 1)
+    );
+    assert!(a.expires_at > chrono::Utc::now());
+    // Another holder is told who holds it.
+    let other = refused(store, "controller", "b").await;
+    assert_eq!((other.holder.as_str(), other.token), ("a", 1));
+    // The holder renews with the same token; another name is another lease.
+    let renewed = taken(store, "controller", "a").await;
+    assert_eq!(renewed.token, 1);
+    assert!(renewed.expires_at >= a.expires_at);
+    assert_eq!(taken(store, "scheduler", "b").await.token, 1);
+    // Released by someone else: nothing happens; by its holder: free for the next, whose
+    // token is larger.
+    ok(store.release_lease("controller", "b").await, "releasing");
+    refused(store, "controller", "b").await;
+    ok(store.release_lease("controller", "a").await, "releasing");
+    let b = taken(store, "controller", "b").await;
+    assert_eq!((b.holder.as_str(), b.token), ("b", 2));
+}
+
+pub async fn an_expired_lease_goes_to_a_new_holder_with_a_larger_token(store: Arc<dyn Store>) {
+    let short = std::time::Duration::from_millis(200);
+    let a = match ok(
+        store.acquire_lease("controller", "a", short).await,
+        "taking a short lease",
+    ) {
+        Ok(lease) => lease,
+        Err(other) => panic!("a free lease was refused: {other:?}"),
+    };
+    // Wait until the store's clock is past the expiry, however the two clocks differ.
+    let mut b = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let answer = ok(
+            store.acquire_lease("controller", "b", LONG).await,
+            "taking an expired lease",
+        );
+        if let Ok(lease) = answer {
+            b = Some(lease);
+            break;
+        }
+    }
+    let b = b.expect("the expired lease was taken");
+    assert_eq!((b.holder.as_str(), b.token), ("b", a.token + 1));
+    // The old holder cannot renew: it must stop.
+    let lost = refused(&*store, "controller", "a").await;
+    assert_eq!(lost.holder, "b");
+}
+
+pub async fn concurrent_takers_of_a_free_lease_exactly_one_wins(store: Arc<dyn Store>) {
+    const TAKERS: u32 = 16;
+    let mut tasks = tokio::task::JoinSet::new();
+    for taker in 0..TAKERS {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            store
+                .acquire_lease("controller", &format!("p{taker}"), LONG)
+                .await
+        });
+    }
+    let mut won = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let answer = match joined {
+            Ok(answer) => ok(answer, "racing for a lease"),
+            Err(e) => panic!("taker task failed: {e}"),
+        };
+        match answer {
+            Ok(lease) => won.push(lease),
+            Err(other) => assert_eq!(other.token, 1),
+        }
+    }
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert_eq!(won[0].token, 1);
+}
+
+pub async fn invalid_lease_requests_are_rejected(store: Arc<dyn Store>) {
+    for (name, holder, ttl) in [
+        ("", "a", LONG),
+        ("controller", "", LONG),
+        ("controller", "a\u{0}", LONG),
+        ("controller", "a", std::time::Duration::ZERO),
+        ("controller", "a", std::time::Duration::from_secs(7200)),
+    ] {
+        let err = fails(
+            store.acquire_lease(name, holder, ttl).await,
+            "an invalid lease request",
+        );
+        assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+    }
+    // Nothing was taken.
+    assert_eq!(taken(&*store, "controller", "a").await.token, 1);
 }

@@ -57,6 +57,13 @@
 //! Whatever the request's body says in those fields is replaced: the request's kind,
 //! namespace and name are authoritative.
 //!
+//! **Leases.** A lease names who owns a piece of work that must have one owner across
+//! processes (the run controller), until when. Taking one is a single atomic step in the
+//! store, against the store's clock: free or expired, it goes to the caller with a token one
+//! larger than any before; held by the caller, it is renewed with the same token; held by
+//! another, the caller learns who and until when. A holder that cannot renew before its lease
+//! expires must stop the work, because another process may take it then.
+//!
 //! **Status and step logs.** `status` is a subresource, as in Kubernetes: `put` keeps the
 //! stored status (a create stores the body's), and only [`Store::put_status`] changes it.
 //! `put_status` checks its precondition like a put, replaces `status`, takes the next
@@ -361,6 +368,54 @@ pub trait Store: Send + Sync + 'static {
     async fn put_status(&self, update: StatusUpdate) -> Result<StoredObject, StoreError>;
     /// The log of one step of an object, as written by [`Store::put_status`].
     async fn step_log(&self, key: &ObjectKey, step: &str) -> Result<Option<String>, StoreError>;
+    /// Takes the lease `name` for `holder` until `ttl` from now, or renews it when `holder`
+    /// holds it. `Ok(Ok(lease))` when `holder` holds it now; `Ok(Err(other))` when another
+    /// holder's lease has not expired. Time is the store's clock (one clock for every process
+    /// sharing it). A new holder gets a larger `token` than every holder before it, so work
+    /// done under an older token can be told apart (fencing). See "Leases" in the crate docs.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Result<Lease, Lease>, StoreError>;
+    /// Gives up the lease `name` if `holder` holds it (it expires at once; the token stays).
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// Who holds a lease, since which token, until when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lease {
+    pub name: String,
+    pub holder: String,
+    /// 1 for the first holder, one more for each new holder (a renewal keeps it).
+    pub token: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Checks a lease request's names; the same rules in every backend.
+pub fn check_lease_request(
+    name: &str,
+    holder: &str,
+    ttl: std::time::Duration,
+) -> Result<(), StoreError> {
+    let bad = |reason: String| StoreError::Invalid {
+        object: format!("lease `{name}`"),
+        reason,
+    };
+    for (what, value) in [("name", name), ("holder", holder)] {
+        if value.is_empty() || value.len() > 253 || value.chars().any(char::is_control) {
+            return Err(bad(format!(
+                "the {what} must be 1 to 253 characters without control characters"
+            )));
+        }
+    }
+    if ttl.is_zero() || ttl > std::time::Duration::from_secs(3600) {
+        return Err(bad(format!(
+            "the time to live is {ttl:?}; it must be more than 0 and at most an hour"
+        )));
+    }
+    Ok(())
 }
 
 /// A write of an object's `status`, with the logs of steps that ended (see [`Store::put_status`]).

@@ -1,0 +1,131 @@
+//! The controller lease: one process at a time runs a platform's workflows.
+//!
+//! Runs are driven by one actor each, in the process holding the `controller` lease in the
+//! store. A process takes it at start (waiting out a dead holder's lease), renews it every
+//! [`RENEW_EVERY`], gives it back when it stops, and stops serving if it ever cannot renew in
+//! time: another process may hold it then, and two controllers must never drive the same
+//! runs. The holder's name is stable per data directory, so a restart takes its own lease
+//! back at once.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_store::{Lease, Store};
+use tokio::sync::watch;
+
+use crate::error::Error;
+
+/// The lease's name in the store.
+pub const CONTROLLER_LEASE: &str = "controller";
+/// How long a lease lasts without renewal: how long runs wait for a new controller when
+/// their process dies without giving the lease back.
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+/// How often the holder renews.
+pub const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// The file in the data directory naming this instance.
+const INSTANCE_FILE: &str = "instance.id";
+
+/// This data directory's holder name: `<host>/<instance id>`, the id made once and kept.
+pub fn holder_name(data_dir: &Path) -> std::io::Result<String> {
+    let path = data_dir.join(INSTANCE_FILE);
+    let id = match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => id.trim().to_owned(),
+        _ => {
+            let id = uuid::Uuid::new_v4().to_string();
+            std::fs::write(&path, format!("{id}\n"))?;
+            id
+        }
+    };
+    let host = nix_hostname().unwrap_or_else(|| "localhost".to_owned());
+    Ok(format!("{host}/{id}"))
+}
+
+fn nix_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+/// Takes the controller lease for `holder`, waiting once for another holder's lease to
+/// expire (a process that died without giving it back). Fails when a live process holds it.
+pub async fn take(store: &dyn Store, holder: &str) -> Result<Lease, Error> {
+    for attempt in 0..2 {
+        match store
+            .acquire_lease(CONTROLLER_LEASE, holder, LEASE_TTL)
+            .await?
+        {
+            Ok(lease) => return Ok(lease),
+            Err(other) if attempt == 0 => {
+                let wait = (other.expires_at - chrono::Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(LEASE_TTL)
+                    + Duration::from_millis(500);
+                tracing::warn!(
+                    holder = %other.holder, expires_at = %other.expires_at,
+                    "another process holds the controller lease; waiting for it to expire"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Err(other) => {
+                return Err(Error::Lease(format!(
+                    "another Switchyard process ({}) runs this platform's workflows and keeps \
+                     renewing its lease; several processes sharing one platform's work are not \
+                     supported yet: stop that process, or give this one another database \
+                     schema (--database-schema) and NATS stream (--nats-stream)",
+                    other.holder
+                )));
+            }
+        }
+    }
+    Err(Error::Lease(
+        "the controller lease could not be taken".to_owned(),
+    ))
+}
+
+/// Renews `lease` until `stop` fires (then gives it back). If a renewal is refused, or
+/// the lease would expire before one succeeds, `lost` is set: the server must stop.
+pub async fn keep(
+    store: Arc<dyn Store>,
+    mut lease: Lease,
+    lost: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RENEW_EVERY) => {}
+            _ = stop.changed() => {
+                if let Err(e) = store.release_lease(CONTROLLER_LEASE, &lease.holder).await {
+                    tracing::warn!(error = %e, "the controller lease was not given back; it expires by itself");
+                }
+                return;
+            }
+        }
+        match store
+            .acquire_lease(CONTROLLER_LEASE, &lease.holder, LEASE_TTL)
+            .await
+        {
+            Ok(Ok(renewed)) => lease = renewed,
+            Ok(Err(other)) => {
+                tracing::error!(
+                    holder = %other.holder, token = other.token,
+                    "the controller lease went to another process; stopping"
+                );
+                let _ = lost.send(true);
+                return;
+            }
+            Err(e) => {
+                // Keep trying while the lease lasts; past it, another may take it.
+                let left = lease.expires_at - chrono::Utc::now();
+                if left < chrono::Duration::from_std(RENEW_EVERY).unwrap_or_default() {
+                    tracing::error!(error = %e, "the controller lease cannot be renewed before it expires; stopping");
+                    let _ = lost.send(true);
+                    return;
+                }
+                tracing::warn!(error = %e, "the controller lease was not renewed; trying again");
+            }
+        }
+    }
+}
