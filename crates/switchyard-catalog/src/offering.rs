@@ -19,6 +19,7 @@ pub const RESERVED_ROUTES: &[&str] = &[
     "healthz",
     "metrics",
     "orders",
+    "ui",
 ];
 
 /// The role that may always order and approve, whatever an offering's access says.

@@ -157,7 +157,7 @@ fn spec_problems_are_located() {
             json!("/api/envs"),
             vec![(
                 "spec.route",
-                "`/api` is reserved for the platform's own endpoints (reserved: /api, /docs, /openapi.json, /healthz, /metrics, /orders)",
+                "`/api` is reserved for the platform's own endpoints (reserved: /api, /docs, /openapi.json, /healthz, /metrics, /orders, /ui)",
             )],
         ),
         (
@@ -165,7 +165,7 @@ fn spec_problems_are_located() {
             json!("/orders"),
             vec![(
                 "spec.route",
-                "`/orders` is reserved for the platform's own endpoints (reserved: /api, /docs, /openapi.json, /healthz, /metrics, /orders)",
+                "`/orders` is reserved for the platform's own endpoints (reserved: /api, /docs, /openapi.json, /healthz, /metrics, /orders, /ui)",
             )],
         ),
         (
@@ -173,7 +173,7 @@ fn spec_problems_are_located() {
             json!("/healthz"),
             vec![(
                 "spec.route",
-                "`/healthz` is reserved for the platform's own endpoints (reserved: /api, /docs, /openapi.json, /healthz, /metrics, /orders)",
+                "`/healthz` is reserved for the platform's own endpoints (reserved: /api, /docs, /openapi.json, /healthz, /metrics, /orders, /ui)",
             )],
         ),
         (

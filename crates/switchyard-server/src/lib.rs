@@ -109,6 +109,9 @@ pub fn router(state: AppState) -> Router {
         .route(HEALTHZ_PATH, get(routes::healthz))
         .route(METRICS_PATH, get(routes::metrics))
         .route(docs::OPENAPI_PATH, get(docs::openapi))
+        // The web portal: static assets in the binary, built on this same API.
+        .route("/", get(switchyard_portal::redirect_to_portal))
+        .merge(switchyard_portal::router())
         .merge(docs::docs_router())
         .merge(api)
         .fallback(not_found)
