@@ -24,37 +24,7 @@ use std::process::{Child, Command, Stdio};
 
 use cdp::{Browser, Page, js};
 use serde_json::{Value, json};
-use support::{Api, Server, data_dir, free_port};
-
-/// A copy of `examples/platform` whose webhook listens on `port`.
-fn platform_copy(dir: &Path, port: u16) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/platform");
-    let dst = dir.join("platform");
-    std::fs::create_dir_all(&dst).unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("\"12000\"", &format!("\"{port}\""));
-        std::fs::write(dst.join(path.file_name().unwrap()), text).unwrap();
-    }
-    dst
-}
-
-async fn token(admin: &Api, name: &str, roles: &[&str]) -> String {
-    let (status, body) = admin
-        .call(
-            "POST",
-            "/api/v1/tokens",
-            Some(json!({"name": name, "roles": roles})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["token"].as_str().unwrap().to_owned()
-}
+use support::{Server, data_dir, free_port, platform_copy, token};
 
 /// Where screenshots go: `target/portal-screenshots/`.
 fn screenshots() -> PathBuf {
