@@ -34,4 +34,4 @@ pub use controller::{Controller, ControllerConfig, SubmitOptions, Submitted};
 pub use error::ControllerError;
 pub use library::Overlay;
 pub use logs::{LogSelect, StepLogLine};
-pub use node::host_node_labels;
+pub use node::{host_name, host_node_labels};

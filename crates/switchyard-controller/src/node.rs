@@ -53,7 +53,7 @@ fn go_os(rust_os: &str) -> &str {
 
 /// The host name as the kubelet takes it (`os.Hostname`, trimmed, in lower case): Go reads
 /// it from the kernel on Linux; `/etc/hostname` stands in where there is no `/proc`.
-fn host_name() -> Option<String> {
+pub fn host_name() -> Option<String> {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .filter_map(|path| std::fs::read_to_string(path).ok())

@@ -37,15 +37,8 @@ pub fn holder_name(data_dir: &Path) -> std::io::Result<String> {
             id
         }
     };
-    let host = nix_hostname().unwrap_or_else(|| "localhost".to_owned());
+    let host = switchyard_controller::host_name().unwrap_or_else(|| "localhost".to_owned());
     Ok(format!("{host}/{id}"))
-}
-
-fn nix_hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
 }
 
 /// Takes the controller lease for `holder`, waiting once for another holder's lease to

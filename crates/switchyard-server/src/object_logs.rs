@@ -42,9 +42,8 @@ pub struct LogLine {
 #[derive(Default)]
 struct Kept {
     next_seq: u64,
-    lines: HashMap<(ObjectKind, String), VecDeque<LogLine>>,
-    /// Objects by last write, oldest first (for eviction).
-    recency: VecDeque<(ObjectKind, String)>,
+    /// Each object's lines and the sequence number of its last line (its recency).
+    lines: HashMap<(ObjectKind, String), (u64, VecDeque<LogLine>)>,
 }
 
 /// The kept lines of every object. One per process, shared by the layer and the API.
@@ -80,16 +79,22 @@ impl ObjectLogs {
             message,
             fields,
         };
-        if let Some(pos) = kept.recency.iter().position(|k| *k == key) {
-            kept.recency.remove(pos);
-        }
-        kept.recency.push_back(key.clone());
-        while kept.recency.len() > MAX_OBJECTS {
-            if let Some(old) = kept.recency.pop_front() {
-                kept.lines.remove(&old);
+        let seq = line.seq;
+        let is_new = !kept.lines.contains_key(&key);
+        if is_new && kept.lines.len() >= MAX_OBJECTS {
+            // Only when a new object would pass the cap: drop the one written to least
+            // recently (a scan, but once per new object, not per line).
+            let oldest = kept
+                .lines
+                .iter()
+                .min_by_key(|(_, (last, _))| *last)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                kept.lines.remove(&oldest);
             }
         }
-        let lines = kept.lines.entry(key).or_default();
+        let (last, lines) = kept.lines.entry(key).or_default();
+        *last = seq;
         lines.push_back(line);
         while lines.len() > LINES_PER_OBJECT {
             lines.pop_front();
@@ -104,7 +109,7 @@ impl ObjectLogs {
         };
         kept.lines
             .get(&(kind, format!("{namespace}/{name}")))
-            .map(|lines| lines.iter().filter(|l| l.seq > after).cloned().collect())
+            .map(|(_, lines)| lines.iter().filter(|l| l.seq > after).cloned().collect())
             .unwrap_or_default()
     }
 }
