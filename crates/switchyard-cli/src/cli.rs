@@ -404,6 +404,21 @@ pub struct UpArgs {
         value_name = "NAME"
     )]
     pub nats_stream: String,
+
+    /// What this process does, comma-separated or repeated: api (control and platform API,
+    /// portal), eventsource (webhooks, calendars), sensor (sensors, trigger outbox),
+    /// controller (drives the runs while it holds the controller lease, stands by
+    /// otherwise), worker (runs steps), or all. Any number of processes of each role share a
+    /// platform through --database and --nats.
+    #[arg(
+        long = "role",
+        env = "SWITCHYARD_ROLE",
+        value_name = "ROLE",
+        value_delimiter = ',',
+        default_value = "all",
+        value_parser = ["all", "api", "eventsource", "sensor", "controller", "worker"]
+    )]
+    pub roles: Vec<String>,
 }
 
 /// `IMAGE=DIR`, the directory existing.

@@ -235,6 +235,10 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
     config.webhook_host = args.webhook_host;
     config.http_trigger_allow = args.http_trigger_allow.clone();
     config.node_labels = args.node_labels.iter().cloned().collect();
+    config.roles = switchyard_server::Roles::NONE;
+    for role in &args.roles {
+        config.roles.add(role).map_err(CliError::Usage)?;
+    }
     config.postgres = args
         .database
         .as_ref()
@@ -283,6 +287,7 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
             switchyard_server::Error::Listen { .. }
             | switchyard_server::Error::Platform(_)
             | switchyard_server::Error::Lease(_) => CliError::Rejected(e.to_string()),
+            switchyard_server::Error::Roles(m) => CliError::Usage(m),
             other => CliError::Internal(other.to_string()),
         })
 }

@@ -103,27 +103,48 @@ fn drop_schema(schema: &str) {
         .output();
 }
 
-/// One process drives the runs (the controller lease); when it dies waiting for an
-/// approval, the next process to start on the same PostgreSQL and NATS takes the runs over
-/// within the lease's 15 s, and the approval completes the order there. A second live
-/// process is refused with a clear message rather than driving the same runs twice.
+/// The acceptance story on three processes sharing PostgreSQL and NATS JetStream: A (every
+/// role, first, so it drives the runs), B (every role: its webhook listener shares A's port)
+/// and C (`--role api,controller,worker`: no webhook listener, no sensors). An order placed
+/// through C and one posted straight to the webhook port both start one run each, which wait
+/// for approval; the webhook one is approved through B while A drives the runs (the command
+/// travels to A). Then A is killed with SIGKILL: B or C takes the controller lease within its
+/// TTL, the order's run still waits, and the approval through C completes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_process_runs_move_to_the_next_and_a_second_live_one_is_refused() {
+async fn three_processes_share_the_platform_and_the_runs_outlive_the_one_driving_them() {
     if !service("PostgreSQL", "127.0.0.1:5432") || !service("NATS", "127.0.0.1:4222") {
         return;
     }
-    let (backend, schema) = distributed_args("takeover");
-    let first_dir = data_dir("platform-takeover-a");
+    let (backend, schema) = distributed_args("three");
+    let a_dir = data_dir("platform-three-a");
     let port = free_port();
-    let platform = platform_copy(&first_dir, port);
+    let platform = platform_copy(&a_dir, port);
     let mut args: Vec<&str> = vec!["--platform", platform.to_str().unwrap()];
     args.extend(backend.iter().map(String::as_str));
 
-    let first = Server::start_with(&first_dir, &args);
-    let admin = first.client();
+    let a = Server::start_with(&a_dir, &args);
+    let admin = a.client();
     let alice_token = token(&admin, "alice", &["orderer"]).await;
     let bob_token = token(&admin, "bob", &["approver"]).await;
-    let alice = admin.with_token(&alice_token);
+
+    // The other processes: their own data directories, the platform's key for sealed
+    // Secrets and its admin token (both belong to the platform, not to one process).
+    let peer = |name: &str| {
+        let dir = data_dir(name);
+        for file in ["secret.key", "admin.token"] {
+            std::fs::copy(a_dir.join(file), dir.join(file)).unwrap();
+        }
+        dir
+    };
+    let b_dir = peer("platform-three-b");
+    let b = Server::start_with(&b_dir, &args);
+    let c_dir = peer("platform-three-c");
+    let mut c_args = args.clone();
+    c_args.extend(["--role", "api,controller,worker"]);
+    let c = Server::start_with(&c_dir, &c_args);
+
+    // An order through C, which serves the API but no webhook and no sensor.
+    let alice = c.client().with_token(&alice_token);
     let (status, _, accepted) = alice
         .post_raw(
             "/environments",
@@ -133,47 +154,127 @@ async fn a_dead_process_runs_move_to_the_next_and_a_second_live_one_is_refused()
         .await;
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["id"].as_str().unwrap().to_owned();
-    order_until(&alice, &id, |o| o["phase"] == "WaitingForApproval").await;
-    first.kill9();
+    // Followed through B.
+    let bob_b = b.client().with_token(&bob_token);
+    let order = order_until(&bob_b, &id, |o| o["phase"] == "WaitingForApproval").await;
+    assert_eq!(order["runs"].as_array().unwrap().len(), 1, "{order:#}");
 
-    // The next process: its own data directory, the same key for sealed Secrets and the
-    // same admin token (both belong to the platform, not to one process).
-    let second_dir = data_dir("platform-takeover-b");
-    std::fs::create_dir_all(&second_dir).unwrap();
-    for file in ["secret.key", "admin.token"] {
-        std::fs::copy(first_dir.join(file), second_dir.join(file)).unwrap();
-    }
-    let second = Server::start_with(&second_dir, &args);
-    let bob = second.client().with_token(&bob_token);
-    let order = order_until(&bob, &id, |o| o["phase"] == "WaitingForApproval").await;
-    assert_eq!(order["runs"].as_array().unwrap().len(), 1);
-    let (status, body) = bob
+    // Straight to the shared webhook port: one run, approved through B while A drives.
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("http://127.0.0.1:{port}/environments"))
+        .json(&order_body("team-w", "Wes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let admin_b = b.client();
+    let webhook_run = run_waiting_for(&admin_b, "team-w").await;
+    let (status, body) = admin_b
         .call(
-            "POST",
-            &format!("/api/v1/orders/{id}/approve"),
-            Some(json!({"comment": "approved after the takeover"})),
+            "PUT",
+            &format!("/api/v1/namespaces/argo-events/workflows/{webhook_run}/resume"),
+            Some(json!({})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    order_until(&bob, &id, |o| o["phase"] == "Succeeded").await;
+    run_until_succeeded(&admin_b, &webhook_run).await;
 
-    // A second live process on the same platform is refused (after waiting out the lease).
-    let third_dir = data_dir("platform-takeover-c");
-    std::fs::create_dir_all(&third_dir).unwrap();
+    // The process driving the runs dies while the order's run waits for approval.
+    a.kill9();
+    let bob_c = c.client().with_token(&bob_token);
+    let order = order_until(&bob_c, &id, |o| o["phase"] == "WaitingForApproval").await;
+    assert_eq!(order["runs"].as_array().unwrap().len(), 1);
+    // The approval waits for the next controller if need be (up to the lease's TTL).
+    let (status, body) = bob_c
+        .call(
+            "POST",
+            &format!("/api/v1/orders/{id}/approve"),
+            Some(json!({"comment": "approved with one process down"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let done = order_until(&bob_c, &id, |o| o["phase"] == "Succeeded").await;
+    assert_eq!(done["runs"].as_array().unwrap().len(), 1, "{done:#}");
+
+    // Exactly one run per order, whatever process did what.
+    let (_, runs) = admin_b
+        .call("GET", "/api/v1/namespaces/argo-events/workflows", None)
+        .await;
+    let runs = runs["items"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    drop(b);
+    drop(c);
+    drop_schema(&schema);
+}
+
+/// The name of the run started for `environment` once it waits at its approval.
+async fn run_waiting_for(api: &Api, environment: &str) -> String {
+    for _ in 0..600 {
+        let (_, runs) = api
+            .call("GET", "/api/v1/namespaces/argo-events/workflows", None)
+            .await;
+        let waiting = runs["items"].as_array().and_then(|items| {
+            items.iter().find(|r| {
+                r["spec"]["arguments"]["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["value"] == environment))
+                    && r["status"]["nodes"].as_object().is_some_and(|ns| {
+                        ns.values()
+                            .any(|n| n["type"] == "Suspend" && n["phase"] == "Running")
+                    })
+            })
+        });
+        if let Some(run) = waiting {
+            return run["metadata"]["name"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no run for {environment} waits at its approval");
+}
+
+async fn run_until_succeeded(api: &Api, name: &str) {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let (_, run) = api
+            .call(
+                "GET",
+                &format!("/api/v1/namespaces/argo-events/workflows/{name}"),
+                None,
+            )
+            .await;
+        if run["status"]["phase"] == "Succeeded" {
+            return;
+        }
+        last = run;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("run {name} did not succeed: {:#}", last["status"]);
+}
+
+/// Several processes share a platform only through PostgreSQL and NATS: a role without them
+/// is a usage error that names what is missing.
+#[test]
+fn roles_need_the_shared_backends() {
+    let dir = data_dir("platform-roles");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["up", "--listen", "127.0.0.1:0", "--no-platform"])
-        .args(&backend)
-        .env("SWITCHYARD_DATA_DIR", &third_dir)
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-platform",
+            "--role",
+            "api",
+        ])
+        .env("SWITCHYARD_DATA_DIR", &dir)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("another Switchyard process") && stderr.contains("keeps renewing"),
+        stderr.contains("--role api needs --database and --nats"),
         "{stderr}"
     );
-    drop(second);
-    drop_schema(&schema);
 }
 
 /// The acceptance story on a server started with `extra` arguments (its backends).

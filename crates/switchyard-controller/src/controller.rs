@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::error::ControllerError;
+use crate::inbox::{RunInbox, UserCommand};
 use crate::library::{self, Overlay};
 use crate::metrics;
 use crate::record;
@@ -51,6 +52,10 @@ pub(crate) struct Shared {
     pub(crate) runner: Arc<dyn StepRunner>,
     pub(crate) config: ControllerConfig,
     actors: Mutex<HashMap<ObjectKey, mpsc::UnboundedSender<Msg>>>,
+    /// `Some` while another process drives the runs: submits and commands go there.
+    forward_to: Mutex<Option<Arc<dyn RunInbox>>>,
+    /// Serializes adoptions, so one run never gets two actors.
+    adopting: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -144,8 +149,64 @@ impl Controller {
                 runner,
                 config,
                 actors: Mutex::new(HashMap::new()),
+                forward_to: Mutex::new(None),
+                adopting: tokio::sync::Mutex::new(()),
             }),
         }
+    }
+
+    /// A controller that drives no run: another process holds the controller lease. Submits
+    /// are checked and stored here and handed to that process through `inbox`, commands are
+    /// sent there. [`Controller::take_over`] makes it drive the runs.
+    pub fn forwarding(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn StepRunner>,
+        config: ControllerConfig,
+        inbox: Arc<dyn RunInbox>,
+    ) -> Controller {
+        let controller = Controller::new(store, runner, config);
+        *lock(&controller.shared.forward_to) = Some(inbox);
+        controller
+    }
+
+    /// Starts driving the runs (this process took the controller lease): every unfinished
+    /// run is taken over as at start.
+    pub async fn take_over(&self) -> Result<(), ControllerError> {
+        *lock(&self.shared.forward_to) = None;
+        self.recover().await
+    }
+
+    /// Whether this controller drives the runs (else it forwards to the process that does).
+    pub fn is_driving(&self) -> bool {
+        lock(&self.shared.forward_to).is_none()
+    }
+
+    fn inbox(&self) -> Option<Arc<dyn RunInbox>> {
+        lock(&self.shared.forward_to).clone()
+    }
+
+    /// Takes over a run stored by another process (its submit, or a run whose actor is not
+    /// here): a Pending run is started, an unfinished one continued. Nothing happens to a run
+    /// that already has an actor here, is finished, or is gone.
+    pub async fn adopt(&self, key: &ObjectKey) -> Result<(), ControllerError> {
+        if !self.is_driving() {
+            return Err(ControllerError::Unavailable(
+                "this process does not drive runs".to_owned(),
+            ));
+        }
+        let _one_at_a_time = self.shared.adopting.lock().await;
+        if lock(&self.shared.actors).contains_key(key) {
+            return Ok(());
+        }
+        let Some(object) = self.shared.store.get(key).await? else {
+            return Ok(());
+        };
+        if record::stored_phase(&object).is_none_or(|phase| phase.is_finished()) {
+            return Ok(());
+        }
+        let state = self.with_node_labels(record::from_object(&object)?);
+        self.spawn_recovered(state, object.resource_version);
+        Ok(())
     }
 
     /// Takes over every unfinished run in the store (see [`Controller::start`]).
@@ -250,6 +311,16 @@ impl Controller {
 
     /// Applies a command to a run and returns once its effect is durable.
     pub async fn command(&self, key: &ObjectKey, cmd: Command) -> Result<(), ControllerError> {
+        if let Some(inbox) = self.inbox() {
+            let user = UserCommand::from_command(&cmd).ok_or_else(|| {
+                ControllerError::Unavailable(
+                    "only the process driving the runs applies this command".to_owned(),
+                )
+            })?;
+            // The run must exist here too: a missing one is a 404 without a round trip.
+            self.stored(key).await?;
+            return inbox.command(key, user).await;
+        }
         for _ in 0..4 {
             let tx = self.mailbox(key).await?;
             let (reply, answer) = oneshot::channel();
@@ -329,6 +400,10 @@ impl Controller {
             state.uid = object.uid.clone();
             metrics::phase_changed(None, WorkflowPhase::Pending);
             info!(run = %name, %namespace, uid = %object.uid, "run submitted");
+            if let Some(inbox) = self.inbox() {
+                hand_over(inbox, object.key());
+                return Ok(Submitted { object });
+            }
             let tx = self.spawn(state, object.resource_version, Vec::new());
             metrics::enqueued();
             let _ = tx.send(Msg::command(Command::Submit, None));
@@ -349,6 +424,20 @@ impl Controller {
         if let Some(phase) = record::stored_phase(&object) {
             metrics::run_removed(phase);
         }
+        if let Some(inbox) = self.inbox() {
+            if let Err(e) = inbox.deleted(key).await {
+                // The driving process finds the run gone at its next write and stops it.
+                warn!(workflow = %key, error = %e, "the process driving the run was not told it was deleted");
+            }
+            return Ok(Some(object));
+        }
+        self.forget_deleted(key).await;
+        Ok(Some(object))
+    }
+
+    /// A run was deleted from the store (here or by another process): its actor, if it has
+    /// one here, stops its running steps and ends.
+    pub async fn forget_deleted(&self, key: &ObjectKey) {
         let tx = lock(&self.shared.actors).get(key).cloned();
         if let Some(tx) = tx {
             let (reply, done) = oneshot::channel();
@@ -356,7 +445,6 @@ impl Controller {
                 let _ = done.await;
             }
         }
-        Ok(Some(object))
     }
 
     /// A Workflow that runs a (Cluster)WorkflowTemplate or a CronWorkflow's spec, as
@@ -483,4 +571,24 @@ fn apply_options(workflow: &mut Workflow, options: &SubmitOptions) {
     for (k, v) in &options.labels {
         workflow.metadata.labels.insert(k.clone(), v.clone());
     }
+}
+
+/// Hands a run stored here to the process driving the runs, trying again in the background
+/// while the inbox cannot take it (the run is stored already: the caller's answer does not
+/// wait for this). If this process dies before it succeeds, the next process to take the
+/// controller lease finds the run among the unfinished ones.
+fn hand_over(inbox: Arc<dyn RunInbox>, key: ObjectKey) {
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match inbox.adopt(&key).await {
+                Ok(()) => return,
+                Err(e) => {
+                    warn!(workflow = %key, error = %e, "the run was not handed to the process driving the runs; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    });
 }

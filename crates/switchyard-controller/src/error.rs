@@ -31,6 +31,17 @@ pub enum ControllerError {
     /// The controller is stopping; retry against the next process.
     #[error("the workflow controller is shutting down; retry shortly")]
     ShuttingDown,
+
+    /// The process driving the runs cannot be reached now; retry shortly.
+    #[error("{0}")]
+    Unavailable(String),
+
+    /// The process driving the run refused the command (see [`crate::RunInbox`]).
+    #[error("{message}")]
+    Forwarded {
+        class: crate::inbox::FailureClass,
+        message: String,
+    },
 }
 
 impl From<EngineError> for ControllerError {

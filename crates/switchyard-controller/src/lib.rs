@@ -21,6 +21,7 @@
 mod controller;
 pub mod cron;
 mod error;
+mod inbox;
 mod library;
 mod logs;
 pub mod metrics;
@@ -32,6 +33,7 @@ mod secrets;
 
 pub use controller::{Controller, ControllerConfig, SubmitOptions, Submitted};
 pub use error::ControllerError;
+pub use inbox::{Answer, FailureClass, RunInbox, UserCommand};
 pub use library::Overlay;
 pub use logs::{LogSelect, StepLogLine};
 pub use node::{host_name, host_node_labels};

@@ -16,8 +16,10 @@ use crate::http::{AddressPolicy, Cidr, HttpSender};
 use crate::publish::BusDispatch;
 use crate::sensors::Sensors;
 use crate::sources::webhook_routes;
-use crate::triggers::{Effects, RunStarter, run_outbox};
-use crate::webhook::{DispatchError, Dispatched, RouteProblem, WebhookServers, webhook_event};
+use crate::triggers::{Effects, OutboxLease, RunStarter, run_outbox};
+use crate::webhook::{
+    DispatchError, Dispatched, RouteProblem, WebhookRoute, WebhookServers, webhook_event,
+};
 use crate::{lock_read, lock_write};
 
 /// How often the pipeline re-reads the stored objects even when nobody said they changed.
@@ -30,6 +32,36 @@ pub struct PipelineConfig {
     pub webhook_host: IpAddr,
     /// Internal addresses HTTP triggers may reach anyway.
     pub http_allow: Vec<Cidr>,
+    /// Serve EventSources here: bind webhook ports and run calendars. Without it the
+    /// webhook routes are still known, so [`Pipeline::raise`] works (the platform API of a
+    /// process without the eventsource role).
+    pub event_sources: bool,
+    /// Run sensors and the trigger outbox here.
+    pub sensors: bool,
+    /// Other processes share this platform's bus and ledger (distributed mode): sensors read
+    /// their state from the ledger before each event (a replica may have moved it), and the
+    /// trigger outbox runs only while this process holds the `outbox` lease of the store.
+    pub shared: Option<SharedPipeline>,
+}
+
+/// How a pipeline shares its work with other processes.
+#[derive(Debug, Clone)]
+pub struct SharedPipeline {
+    /// This process's lease holder name.
+    pub holder: String,
+}
+
+impl PipelineConfig {
+    /// Everything in this process: the single-process default.
+    pub fn all(webhook_host: IpAddr, http_allow: Vec<Cidr>) -> Self {
+        PipelineConfig {
+            webhook_host,
+            http_allow,
+            event_sources: true,
+            sensors: true,
+            shared: None,
+        }
+    }
 }
 
 /// Why [`Pipeline::raise`] recorded nothing.
@@ -58,7 +90,10 @@ struct Inner {
     webhooks: Mutex<WebhookServers>,
     calendars: Mutex<Calendars>,
     sensors: Mutex<Sensors>,
+    /// Every webhook route of the stored EventSources (served here or not).
+    routes: RwLock<Vec<Arc<WebhookRoute>>>,
     problems: RwLock<Vec<RouteProblem>>,
+    config: PipelineConfig,
     changed: Notify,
     stop: watch::Sender<bool>,
     outbox_wake: Arc<Notify>,
@@ -79,16 +114,26 @@ impl Pipeline {
         let (stop_sender, stop) = watch::channel(false);
         let pipeline = Pipeline {
             inner: Arc::new(Inner {
-                webhooks: Mutex::new(WebhookServers::new(config.webhook_host, dispatch.clone())),
+                webhooks: Mutex::new({
+                    let servers = WebhookServers::new(config.webhook_host, dispatch.clone());
+                    if config.shared.is_some() {
+                        servers.share_ports()
+                    } else {
+                        servers
+                    }
+                }),
                 calendars: Mutex::new(Calendars::new(store.clone(), dispatch)),
                 sensors: Mutex::new(Sensors::new(
                     ledger.clone(),
                     bus.clone(),
                     outbox_wake.clone(),
+                    config.shared.is_some(),
                 )),
                 bus,
                 store,
+                routes: RwLock::new(Vec::new()),
                 problems: RwLock::new(Vec::new()),
+                config: config.clone(),
                 changed: Notify::new(),
                 stop: stop_sender,
                 outbox_wake: outbox_wake.clone(),
@@ -101,7 +146,19 @@ impl Pipeline {
             })?,
             store: pipeline.inner.store.clone(),
         });
-        tokio::spawn(run_outbox(ledger, effects, outbox_wake, stop.clone()));
+        if config.sensors {
+            let lease = config.shared.as_ref().map(|shared| OutboxLease {
+                store: pipeline.inner.store.clone(),
+                holder: shared.holder.clone(),
+            });
+            tokio::spawn(run_outbox(
+                ledger,
+                effects,
+                outbox_wake,
+                lease,
+                stop.clone(),
+            ));
+        }
         // The loop holds the pipeline weakly: dropping every handle ends it.
         let weak = Arc::downgrade(&pipeline.inner);
         tokio::spawn(reconcile_loop(weak, stop));
@@ -148,8 +205,11 @@ impl Pipeline {
         id: &str,
     ) -> Result<Dispatched, RaiseError> {
         let (route, dispatch) = {
-            let webhooks = self.inner.webhooks.lock().await;
-            let route = webhooks.route(namespace, source, event).ok_or_else(|| {
+            let route = lock_read(&self.inner.routes)
+                .iter()
+                .find(|r| r.namespace == namespace && r.source == source && r.event == event)
+                .cloned();
+            let route = route.ok_or_else(|| {
                 RaiseError::NoRoute(format!(
                     "EventSource {namespace}/{source} serves no webhook event `{event}`{}",
                     self.route_problems()
@@ -161,7 +221,7 @@ impl Pipeline {
                         .unwrap_or_default()
                 ))
             })?;
-            (route, webhooks.dispatcher())
+            (route, self.inner.webhooks.lock().await.dispatcher())
         };
         let origin = Some(format!("switchyard-api/{namespace}/{source}"));
         let (cloudevent, dedup) = webhook_event(
@@ -208,8 +268,11 @@ impl Pipeline {
         let store = self.inner.store.as_ref();
         let sources = store.list(Kind::EventSource, None).await?;
         let (routes, mut problems) = webhook_routes(store, &sources).await;
-        problems.extend(self.inner.webhooks.lock().await.set_routes(routes).await);
-        problems.extend(self.inner.calendars.lock().await.reconcile(&sources).await);
+        *lock_write(&self.inner.routes) = routes.iter().cloned().map(Arc::new).collect();
+        if self.inner.config.event_sources {
+            problems.extend(self.inner.webhooks.lock().await.set_routes(routes).await);
+            problems.extend(self.inner.calendars.lock().await.reconcile(&sources).await);
+        }
         for problem in &problems {
             tracing::warn!(
                 event_source = %format_args!("{}/{}", problem.namespace, problem.source),
@@ -218,8 +281,10 @@ impl Pipeline {
             );
         }
         *lock_write(&self.inner.problems) = problems;
-        let sensors = store.list(Kind::Sensor, None).await?;
-        self.inner.sensors.lock().await.reconcile(&sensors).await;
+        if self.inner.config.sensors {
+            let sensors = store.list(Kind::Sensor, None).await?;
+            self.inner.sensors.lock().await.reconcile(&sensors).await;
+        }
         Ok(())
     }
 }

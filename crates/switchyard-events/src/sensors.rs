@@ -56,16 +56,25 @@ pub struct Sensors {
     ledger: Arc<dyn EventLedger>,
     bus: Arc<dyn EventBus>,
     outbox: Arc<Notify>,
+    shared: bool,
     runners: HashMap<(String, String), Runner>,
     problems: Vec<SensorProblem>,
 }
 
 impl Sensors {
-    pub fn new(ledger: Arc<dyn EventLedger>, bus: Arc<dyn EventBus>, outbox: Arc<Notify>) -> Self {
+    /// `shared`: other processes run replicas of the same sensors (see
+    /// [`crate::pipeline::PipelineConfig::shared`]).
+    pub fn new(
+        ledger: Arc<dyn EventLedger>,
+        bus: Arc<dyn EventBus>,
+        outbox: Arc<Notify>,
+        shared: bool,
+    ) -> Self {
         Sensors {
             ledger,
             bus,
             outbox,
+            shared,
             runners: HashMap::new(),
             problems: Vec::new(),
         }
@@ -216,6 +225,7 @@ impl Sensors {
             consumer,
             ledger: self.ledger.clone(),
             outbox: self.outbox.clone(),
+            shared: self.shared,
         };
         let task = tokio::spawn(run.run(stopped));
         Ok(Runner {
@@ -249,6 +259,9 @@ struct SensorRun {
     consumer: Box<dyn Consumer>,
     ledger: Arc<dyn EventLedger>,
     outbox: Arc<Notify>,
+    /// Replicas in other processes consume from the same durable consumer (one delivery in
+    /// flight across all of them), so the state kept here may be behind the ledger's.
+    shared: bool,
 }
 
 impl SensorRun {
@@ -311,6 +324,24 @@ impl SensorRun {
                 return;
             }
         };
+        if self.shared {
+            match self.ledger.sensor_state(&self.id).await {
+                Ok(Some(state)) => match serde_json::from_value(state) {
+                    Ok(state) => self.state = state,
+                    Err(err) => {
+                        tracing::warn!(sensor = %self.id.path(), error = %err, "the stored sensor state cannot be read; keeping this replica's");
+                    }
+                },
+                Ok(None) => {}
+                Err(err) => {
+                    // Without the current state the event could be judged wrongly: leave it
+                    // for a redelivery.
+                    tracing::warn!(sensor = %self.id.path(), error = %err, "cannot read the sensor's state; the event will be delivered again");
+                    self.nak(delivery).await;
+                    return;
+                }
+            }
+        }
         let now = Utc::now();
         let input = EventInput::json(
             EventContext {
@@ -361,10 +392,14 @@ impl SensorRun {
             }
             Err(err) => {
                 tracing::warn!(sensor = %self.id.path(), event_id = %event.id, error = %err, "event not recorded; it will be delivered again");
-                if let Err(err) = self.consumer.nak(delivery, RETRY_DELAY).await {
-                    tracing::warn!(sensor = %self.id.path(), error = %err, "cannot return an event to the bus");
-                }
+                self.nak(delivery).await;
             }
+        }
+    }
+
+    async fn nak(&self, delivery: &Delivery) {
+        if let Err(err) = self.consumer.nak(delivery, RETRY_DELAY).await {
+            tracing::warn!(sensor = %self.id.path(), error = %err, "cannot return an event to the bus");
         }
     }
 

@@ -343,15 +343,24 @@ pub async fn run_outbox(
     ledger: Arc<dyn EventLedger>,
     effects: Arc<Effects>,
     wake: Arc<Notify>,
+    lease: Option<OutboxLease>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut limiter = RateLimiter::default();
     loop {
-        let due = match ledger.due_firings(Utc::now(), 64).await {
-            Ok(due) => due,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot read due firings; trying again");
-                Vec::new()
+        let held = match &lease {
+            None => true,
+            Some(lease) => lease.hold().await,
+        };
+        let due = if !held {
+            Vec::new()
+        } else {
+            match ledger.due_firings(Utc::now(), 64).await {
+                Ok(due) => due,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read due firings; trying again");
+                    Vec::new()
+                }
             }
         };
         let mut busy = false;
@@ -360,6 +369,12 @@ pub async fn run_outbox(
             if let Err(at) = limiter.admit(&firing, std::time::Instant::now()) {
                 next_allowed = Some(next_allowed.map_or(at, |n| n.min(at)));
                 continue;
+            }
+            // Another process may take the lease once it expires: stop before then.
+            if let Some(lease) = &lease
+                && !lease.hold().await
+            {
+                break;
             }
             busy = true;
             let settlement = carry_out(&effects, &firing, Utc::now()).await;
@@ -370,14 +385,54 @@ pub async fn run_outbox(
         if busy {
             continue;
         }
-        let idle = next_allowed
-            .map(|at| at.saturating_duration_since(std::time::Instant::now()))
-            .unwrap_or(Duration::from_secs(1))
-            .min(Duration::from_secs(1));
+        let idle = if held {
+            next_allowed
+                .map(|at| at.saturating_duration_since(std::time::Instant::now()))
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(1))
+        } else {
+            OUTBOX_LEASE_RETRY
+        };
         tokio::select! {
-            () = wake.notified(), if next_allowed.is_none() => {}
+            () = wake.notified(), if next_allowed.is_none() && held => {}
             _ = stop.changed() => return,
             () = tokio::time::sleep(idle) => {}
+        }
+    }
+}
+
+/// The store lease that makes one process of a platform carry out due firings at a time.
+pub const OUTBOX_LEASE: &str = "outbox";
+/// How long the outbox lease lasts without renewal.
+const OUTBOX_LEASE_TTL: Duration = Duration::from_secs(20);
+/// How often a process without the outbox lease tries to take it.
+const OUTBOX_LEASE_RETRY: Duration = Duration::from_secs(5);
+
+/// The outbox of a process sharing its platform with others (distributed mode): firings are
+/// carried out only while this process holds [`OUTBOX_LEASE`], so two processes do not both
+/// send the same HTTP trigger. The lease is renewed before each firing; when its holder dies,
+/// another process takes over within [`OUTBOX_LEASE_TTL`]. (A firing whose effect happened
+/// but was not settled before a crash is carried out again, as in a single process: starting
+/// a Workflow is idempotent by its name, an HTTP trigger is at least once.)
+pub struct OutboxLease {
+    pub store: Arc<dyn switchyard_store::Store>,
+    pub holder: String,
+}
+
+impl OutboxLease {
+    /// Takes or renews the lease; true while this process holds it.
+    async fn hold(&self) -> bool {
+        match self
+            .store
+            .acquire_lease(OUTBOX_LEASE, &self.holder, OUTBOX_LEASE_TTL)
+            .await
+        {
+            Ok(Ok(_)) => true,
+            Ok(Err(_)) => false,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot take the outbox lease; trying again");
+                false
+            }
         }
     }
 }

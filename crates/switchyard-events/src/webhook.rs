@@ -66,6 +66,23 @@ pub enum Dispatched {
     FilteredOut,
 }
 
+/// A listener on `addr`, shared with other processes of the same user when `shared`.
+async fn listen(addr: SocketAddr, shared: bool) -> std::io::Result<tokio::net::TcpListener> {
+    if !shared {
+        return tokio::net::TcpListener::bind(addr).await;
+    }
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 /// One event of a webhook EventSource, ready to serve.
 #[derive(Clone)]
 pub struct WebhookRoute {
@@ -167,6 +184,7 @@ pub struct WebhookServers {
     host: IpAddr,
     dispatch: Arc<dyn Dispatch>,
     servers: HashMap<u16, PortServer>,
+    shared_ports: bool,
 }
 
 impl WebhookServers {
@@ -176,7 +194,17 @@ impl WebhookServers {
             host,
             dispatch,
             servers: HashMap::new(),
+            shared_ports: false,
         }
+    }
+
+    /// Lets replicas of the platform on this machine listen on the same ports
+    /// (`SO_REUSEPORT`: the kernel spreads connections over them), as replicas behind a load
+    /// balancer would on separate machines. Only for distributed mode: two separate platforms
+    /// must not share a port without knowing it.
+    pub fn share_ports(mut self) -> Self {
+        self.shared_ports = true;
+        self
     }
 
     /// The ports being served.
@@ -229,7 +257,7 @@ impl WebhookServers {
                 continue;
             }
             let addr = SocketAddr::new(self.host, port);
-            let listener = match tokio::net::TcpListener::bind(addr).await {
+            let listener = match listen(addr, self.shared_ports).await {
                 Ok(listener) => listener,
                 Err(err) => {
                     for route in table.values() {
@@ -322,12 +350,14 @@ async fn handle(
         return text(StatusCode::BAD_REQUEST, "http method does not match");
     }
     let (parts, body) = request.into_parts();
-    let body = match read_body(route, &parts, body).await {
-        Ok(body) => body,
+    let posted = match read_posted(route, &parts, body).await {
+        Ok(posted) => posted,
         Err(response) => return *response,
     };
-    let (id, origin) = sender_identity(&parts.headers, &body);
-    let (event, dedup) = webhook_event(route, &parts.headers, body, id, origin, now);
+    let (event, dedup) = match request_event(route, &parts, &posted, now) {
+        Ok(made) => made,
+        Err(response) => return *response,
+    };
     let event_id = event.id.clone();
     match dispatch.dispatch(route, event, dedup).await {
         Ok(outcome) => {
@@ -444,11 +474,60 @@ pub fn dedup_key(origin: Option<&str>, id: &str) -> String {
     format!("ce-{}", hex::encode(hasher.finalize()))
 }
 
-/// The event's `body`: the query of a GET, the form of an urlencoded POST, or the JSON body.
-async fn read_body(
+/// The bytes of a POST's body, read up to the route's `maxPayloadSize` (413 past it); empty for
+/// any other method, whose body is not read.
+async fn read_posted(
     route: &WebhookRoute,
     parts: &axum::http::request::Parts,
     body: Body,
+) -> Result<axum::body::Bytes, Box<Response>> {
+    if parts.method != Method::POST {
+        return Ok(axum::body::Bytes::new());
+    }
+    let too_large = || Box::new(text(StatusCode::PAYLOAD_TOO_LARGE, "request too large"));
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > route.max_payload) {
+        return Err(too_large());
+    }
+    let limit = usize::try_from(route.max_payload).unwrap_or(usize::MAX);
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        // `to_bytes` fails with a length-limit error once the limit is passed.
+        let limited = std::error::Error::source(&err)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if limited {
+            too_large()
+        } else {
+            Box::new(text(StatusCode::BAD_REQUEST, "failed to read request body"))
+        }
+    })
+}
+
+/// The event a request on `route` becomes once its body has been read (`posted`, the bytes of
+/// a POST): the signature checked over what was signed, the body (a GET's query, an urlencoded
+/// POST's form, or a POST's JSON) and the sender's own CloudEvent identity, if any. Anything
+/// that refuses the request is the response to send. Pure: the server's part of a request
+/// after the bytes have arrived, public so that it can be tested and fuzzed without a socket.
+#[doc(hidden)]
+pub fn request_event(
+    route: &WebhookRoute,
+    parts: &axum::http::request::Parts,
+    posted: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(CloudEvent, Option<String>), Box<Response>> {
+    let body = body_value(route, parts, posted)?;
+    let (id, origin) = sender_identity(&parts.headers, &body);
+    Ok(webhook_event(route, &parts.headers, body, id, origin, now))
+}
+
+/// The event's `body`: the query of a GET, the form of an urlencoded POST, or the JSON body.
+fn body_value(
+    route: &WebhookRoute,
+    parts: &axum::http::request::Parts,
+    posted: &[u8],
 ) -> Result<Json, Box<Response>> {
     if parts.method == Method::GET {
         let query = parts.uri.query().unwrap_or_default().as_bytes();
@@ -461,39 +540,16 @@ async fn read_body(
             "unsupported method: only GET and POST carry events",
         )));
     }
-    let too_large = || Box::new(text(StatusCode::PAYLOAD_TOO_LARGE, "request too large"));
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > route.max_payload) {
-        return Err(too_large());
-    }
-    let limit = usize::try_from(route.max_payload).unwrap_or(usize::MAX);
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            // `to_bytes` fails with a length-limit error once the limit is passed.
-            let limited = std::error::Error::source(&err)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            return Err(if limited {
-                too_large()
-            } else {
-                Box::new(text(StatusCode::BAD_REQUEST, "failed to read request body"))
-            });
-        }
-    };
-    check_signature(route, parts, &bytes)?;
+    check_signature(route, parts, posted)?;
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if content_type == "application/x-www-form-urlencoded" {
-        return Ok(form_values(&bytes));
+        return Ok(form_values(posted));
     }
-    serde_json::from_slice(&bytes).map_err(|err| {
+    serde_json::from_slice(posted).map_err(|err| {
         Box::new(
             (
                 StatusCode::BAD_REQUEST,

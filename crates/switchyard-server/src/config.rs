@@ -73,6 +73,92 @@ pub struct ServerConfig {
     /// Labels of this machine as a node, on top of the kubelet's own (arch, os, hostname):
     /// a step whose `nodeSelector` asks for a label the node lacks waits in Pending.
     pub node_labels: BTreeMap<String, String>,
+    /// What this process does; the rest is done by other processes of the platform.
+    pub roles: Roles,
+}
+
+/// The parts of the platform a process runs (`switchyard up --role`). Several processes
+/// share a platform's work only through PostgreSQL and NATS JetStream (distributed mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// The control API, the platform API, the docs and the portal.
+    pub api: bool,
+    /// Webhook listeners and calendars.
+    pub eventsource: bool,
+    /// Sensors and the trigger outbox.
+    pub sensor: bool,
+    /// Drives the runs while holding the controller lease (standing by otherwise), and
+    /// schedules CronWorkflows.
+    pub controller: bool,
+    /// Runs steps: pulled from the step queue in distributed mode.
+    pub worker: bool,
+}
+
+impl Roles {
+    /// The role names `--role` takes.
+    pub const NAMES: [&'static str; 5] = ["api", "eventsource", "sensor", "controller", "worker"];
+
+    pub const ALL: Roles = Roles {
+        api: true,
+        eventsource: true,
+        sensor: true,
+        controller: true,
+        worker: true,
+    };
+
+    pub const NONE: Roles = Roles {
+        api: false,
+        eventsource: false,
+        sensor: false,
+        controller: false,
+        worker: false,
+    };
+
+    /// Adds the role `name` (one of [`Roles::NAMES`], or `all`).
+    pub fn add(&mut self, name: &str) -> Result<(), String> {
+        match name {
+            "all" => *self = Roles::ALL,
+            "api" => self.api = true,
+            "eventsource" => self.eventsource = true,
+            "sensor" => self.sensor = true,
+            "controller" => self.controller = true,
+            "worker" => self.worker = true,
+            other => {
+                return Err(format!(
+                    "unknown role `{other}`; the roles are all, {}",
+                    Roles::NAMES.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The roles' names, `all` when every one is set.
+    pub fn describe(&self) -> String {
+        if *self == Roles::ALL {
+            return "all".to_owned();
+        }
+        let set = [
+            self.api,
+            self.eventsource,
+            self.sensor,
+            self.controller,
+            self.worker,
+        ];
+        Roles::NAMES
+            .iter()
+            .zip(set)
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Roles::ALL
+    }
 }
 
 /// The PostgreSQL store's settings.
@@ -141,6 +227,7 @@ impl ServerConfig {
             postgres: None,
             jetstream: None,
             node_labels: BTreeMap::new(),
+            roles: Roles::ALL,
         }
     }
 
@@ -161,5 +248,27 @@ impl ServerConfig {
         self.steps_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join(STEPS_DIR))
+    }
+
+    /// Whether processes can share this platform: state in PostgreSQL and events on NATS
+    /// JetStream.
+    pub fn distributed(&self) -> bool {
+        self.postgres.is_some() && self.jetstream.is_some()
+    }
+
+    /// Checks that the roles fit the backends.
+    pub fn check_roles(&self) -> Result<(), String> {
+        if self.roles == Roles::NONE {
+            return Err("no role given; choose from all, ".to_owned() + &Roles::NAMES.join(", "));
+        }
+        if self.roles != Roles::ALL && !self.distributed() {
+            return Err(format!(
+                "--role {} needs --database and --nats: processes share a platform's work only \
+                 through PostgreSQL and NATS JetStream; without them, run every role in one \
+                 process (the default)",
+                self.roles.describe()
+            ));
+        }
+        Ok(())
     }
 }

@@ -43,6 +43,9 @@ pub enum Error {
     Platform(String),
     #[error("{0}")]
     Lease(String),
+    /// `--role` does not fit the configuration.
+    #[error("{0}")]
+    Roles(String),
 }
 
 impl Error {

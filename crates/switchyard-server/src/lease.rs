@@ -26,19 +26,25 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// The file in the data directory naming this instance.
 const INSTANCE_FILE: &str = "instance.id";
 
-/// This data directory's holder name: `<host>/<instance id>`, the id made once and kept.
+/// This data directory's holder name: `<host>/<instance id>`.
 pub fn holder_name(data_dir: &Path) -> std::io::Result<String> {
+    let id = instance_id(data_dir)?;
+    let host = switchyard_controller::host_name().unwrap_or_else(|| "localhost".to_owned());
+    Ok(format!("{host}/{id}"))
+}
+
+/// This data directory's instance id (a UUID made once and kept), which names the process's
+/// own bus consumers.
+pub fn instance_id(data_dir: &Path) -> std::io::Result<String> {
     let path = data_dir.join(INSTANCE_FILE);
-    let id = match std::fs::read_to_string(&path) {
-        Ok(id) if !id.trim().is_empty() => id.trim().to_owned(),
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
         _ => {
             let id = uuid::Uuid::new_v4().to_string();
             std::fs::write(&path, format!("{id}\n"))?;
-            id
+            Ok(id)
         }
-    };
-    let host = switchyard_controller::host_name().unwrap_or_else(|| "localhost".to_owned());
-    Ok(format!("{host}/{id}"))
+    }
 }
 
 /// Takes the controller lease for `holder`, waiting once for another holder's lease to
@@ -65,9 +71,9 @@ pub async fn take(store: &dyn Store, holder: &str) -> Result<Lease, Error> {
             Err(other) => {
                 return Err(Error::Lease(format!(
                     "another Switchyard process ({}) runs this platform's workflows and keeps \
-                     renewing its lease; several processes sharing one platform's work are not \
-                     supported yet: stop that process, or give this one another database \
-                     schema (--database-schema) and NATS stream (--nats-stream)",
+                     renewing its lease; processes share a platform only with both --database \
+                     and --nats (then the others stand by): stop that process, or give this one \
+                     another database schema (--database-schema)",
                     other.holder
                 )));
             }
@@ -76,6 +82,90 @@ pub async fn take(store: &dyn Store, holder: &str) -> Result<Lease, Error> {
     Err(Error::Lease(
         "the controller lease could not be taken".to_owned(),
     ))
+}
+
+/// Takes the controller lease for `holder` if nobody else holds it (distributed mode: a
+/// process that finds it held stands by, see [`lead`]).
+pub async fn try_take(store: &dyn Store, holder: &str) -> Result<Option<Lease>, Error> {
+    match store
+        .acquire_lease(CONTROLLER_LEASE, holder, LEASE_TTL)
+        .await?
+    {
+        Ok(lease) => Ok(Some(lease)),
+        Err(other) => {
+            tracing::info!(
+                holder = %other.holder, expires_at = %other.expires_at,
+                "another process drives the runs; this one stands by and forwards to it"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Drives the runs while this process holds the controller lease: with `lease` at once, else
+/// once it takes the lease (standing by until then, trying every [`RENEW_EVERY`]). While
+/// driving, it also schedules CronWorkflows and, in distributed mode, carries out the
+/// controller inbox. Returns when `stop` fires or the lease is lost (`lost` is set then).
+pub async fn lead(
+    state: crate::AppState,
+    lease: Option<Lease>,
+    lost: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let store = state.store().clone();
+    let controller = state.controller().clone();
+    let mut lease = lease;
+    let lease = loop {
+        if let Some(lease) = lease.take() {
+            if controller.is_driving() {
+                break lease;
+            }
+            match controller.take_over().await {
+                Ok(()) => {
+                    tracing::info!(
+                        token = lease.token,
+                        "controller lease taken: this process drives the runs now"
+                    );
+                    break lease;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot take over the runs; giving the lease back");
+                    let _ = store.release_lease(CONTROLLER_LEASE, state.holder()).await;
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RENEW_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        match store
+            .acquire_lease(CONTROLLER_LEASE, state.holder(), LEASE_TTL)
+            .await
+        {
+            Ok(Ok(taken)) => lease = Some(taken),
+            Ok(Err(_)) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ask for the controller lease; trying again")
+            }
+        }
+    };
+    let scheduler = tokio::spawn(switchyard_controller::scheduler::run_scheduler(
+        controller.clone(),
+        state.zones().clone(),
+    ));
+    let inbox = state.distributed().then(|| {
+        tokio::spawn(crate::inbox::serve(
+            controller.clone(),
+            state.bus().clone(),
+            store.clone(),
+            stop.clone(),
+        ))
+    });
+    keep(store, lease, lost, stop).await;
+    scheduler.abort();
+    if let Some(inbox) = inbox {
+        inbox.abort();
+    }
 }
 
 /// Renews `lease` until `stop` fires (then gives it back). If a renewal is refused, or

@@ -13,6 +13,7 @@ pub mod config;
 pub mod docs;
 pub mod error;
 pub mod events;
+pub mod inbox;
 pub mod lease;
 pub mod object_logs;
 pub mod orders;
@@ -40,7 +41,9 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use auth::{AdminToken, Principal, roles};
-pub use config::{DEFAULT_LISTEN, JetStreamBackend, Platform, PostgresBackend, ServerConfig};
+pub use config::{
+    DEFAULT_LISTEN, JetStreamBackend, Platform, PostgresBackend, Roles, ServerConfig,
+};
 pub use error::{ApiError, Error};
 pub use state::{AppState, Opened, open};
 pub use telemetry::{LogFormat, init_logging, shutdown_signal};
@@ -139,6 +142,19 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// What a process without the api role serves: health and metrics, for probes.
+pub fn probes_router(state: AppState) -> Router {
+    Router::new()
+        .route(HEALTHZ_PATH, get(routes::healthz))
+        .route(METRICS_PATH, get(routes::metrics))
+        .fallback(|| async {
+            ApiError::not_found(
+                "this process serves no API (its --role leaves out api); only /healthz and /metrics",
+            )
+        })
         .with_state(state)
 }
 
@@ -254,12 +270,14 @@ pub async fn run(
     // The controller took over the stored runs under this lease (see `open`); keep it.
     let (lease_lost, mut lease_watch) = tokio::sync::watch::channel(false);
     let (stop_lease, stop_lease_rx) = tokio::sync::watch::channel(false);
-    let keeper = tokio::spawn(lease::keep(
-        state.store().clone(),
-        state.lease().clone(),
-        lease_lost,
-        stop_lease_rx,
-    ));
+    let leader = config.roles.controller.then(|| {
+        tokio::spawn(lease::lead(
+            state.clone(),
+            state.lease().cloned(),
+            lease_lost,
+            stop_lease_rx,
+        ))
+    });
     if let Some(platform) = &config.platform {
         apply_platform(&state, platform).await?;
     }
@@ -282,13 +300,12 @@ pub async fn run(
         })
     };
 
-    let scheduler = tokio::spawn(switchyard_controller::scheduler::run_scheduler(
-        state.controller().clone(),
-        state.zones().clone(),
-    ));
-
-    tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{local}");
+    tracing::info!(
+        data_dir = %config.data_dir.display(), roles = %config.roles.describe(),
+        "listening on http://{local}"
+    );
     let pipeline = state.pipeline().clone();
+    let worker_state = state.clone();
     let lost = async move {
         while !*lease_watch.borrow() {
             if lease_watch.changed().await.is_err() {
@@ -299,7 +316,12 @@ pub async fn run(
     };
     let lease_was_lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = lease_was_lost.clone();
-    let served = axum::serve(listener, router(state))
+    let app = if config.roles.api {
+        router(state)
+    } else {
+        probes_router(state)
+    };
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             tokio::select! {
                 () = shutdown => {}
@@ -308,9 +330,11 @@ pub async fn run(
         })
         .await;
     let _ = stop_lease.send(true);
-    let _ = keeper.await;
+    if let Some(leader) = leader {
+        let _ = leader.await;
+    }
     upkeep.abort();
-    scheduler.abort();
+    worker_state.stop_worker().await;
     pipeline.shutdown().await;
     served.map_err(Error::Serve)?;
     if lease_was_lost.load(std::sync::atomic::Ordering::SeqCst) {

@@ -530,6 +530,7 @@ fn located(loaded: &Loaded, e: ControllerError) -> Result<Vec<Diagnostic>, ApiEr
 
 /// The HTTP answer for a controller error.
 pub fn api_error(e: ControllerError) -> ApiError {
+    use switchyard_controller::FailureClass;
     let message = e.to_string();
     match e {
         ControllerError::Invalid { problems } => {
@@ -574,7 +575,7 @@ pub fn api_error(e: ControllerError) -> ApiError {
         },
         ControllerError::Store(e) => e.into(),
         ControllerError::Corrupt(_) => ApiError::internal(message),
-        ControllerError::ShuttingDown => {
+        ControllerError::ShuttingDown | ControllerError::Unavailable(_) => {
             let mut err = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 switchyard_api::ErrorCode::Unavailable,
@@ -583,6 +584,25 @@ pub fn api_error(e: ControllerError) -> ApiError {
             err.retry_after = Some(1);
             err
         }
+        ControllerError::Forwarded { class, .. } => match class {
+            FailureClass::NotFound => ApiError::not_found(message),
+            FailureClass::Conflict => ApiError::new(
+                StatusCode::CONFLICT,
+                switchyard_api::ErrorCode::Conflict,
+                message,
+            ),
+            FailureClass::BadRequest => ApiError::bad_request(message),
+            FailureClass::Unavailable => {
+                let mut err = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    switchyard_api::ErrorCode::Unavailable,
+                    message,
+                );
+                err.retry_after = Some(1);
+                err
+            }
+            FailureClass::Internal => ApiError::internal(message),
+        },
     }
 }
 

@@ -13,7 +13,7 @@ use switchyard_bus_jetstream::{JetStreamBus, JetStreamConfig};
 use switchyard_controller::cron::{Zone, ZoneInfoDir, ZoneLookup};
 use switchyard_controller::{Controller, ControllerConfig, ControllerError, SubmitOptions};
 use switchyard_engine::StepRunner;
-use switchyard_events::pipeline::{Pipeline, PipelineConfig};
+use switchyard_events::pipeline::{Pipeline, PipelineConfig, SharedPipeline};
 use switchyard_events::triggers::{EVENTS_ANNOTATION, FIRING_ANNOTATION, RunStarter, StartError};
 use switchyard_executor::{
     ARGOSAY_IMAGES, ARGOSAY_TOOLS, ImageTools, LocalRunner, LocalRunnerConfig, ShimCommand,
@@ -26,6 +26,7 @@ use switchyard_store::ledger::EventLedger;
 use switchyard_store::{SecretSealer, Store};
 use switchyard_store_postgres::{PostgresConfig, PostgresStore};
 use switchyard_store_sqlite::SqliteStore;
+use switchyard_worker::{QueueConfig, QueueRunner, Worker, WorkerConfig, WorkerHandle};
 
 use crate::auth::{AdminToken, Authenticator, Principal, bootstrap_admin_token};
 use crate::config::ServerConfig;
@@ -46,22 +47,30 @@ struct Inner {
     pipeline: Pipeline,
     authenticator: Authenticator,
     catalog: crate::catalog::CatalogCell,
-    lease: switchyard_store::Lease,
+    lease: Option<switchyard_store::Lease>,
+    holder: String,
+    bus: Arc<dyn switchyard_bus::EventBus>,
+    worker: tokio::sync::Mutex<Option<WorkerHandle>>,
+    roles: crate::config::Roles,
+    distributed: bool,
     metrics: PrometheusHandle,
     manifest_limits: Limits,
     max_body_bytes: usize,
 }
 
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        ledger: Arc<dyn EventLedger>,
-        controller: Controller,
-        pipeline: Pipeline,
-        authenticator: Authenticator,
-        config: &ServerConfig,
-        lease: switchyard_store::Lease,
-    ) -> Self {
+    pub fn new(parts: Parts, config: &ServerConfig) -> Self {
+        let Parts {
+            store,
+            ledger,
+            controller,
+            pipeline,
+            authenticator,
+            lease,
+            holder,
+            bus,
+            worker,
+        } = parts;
         AppState {
             inner: Arc::new(Inner {
                 zones: Arc::new(system_zones()),
@@ -72,6 +81,11 @@ impl AppState {
                 authenticator,
                 catalog: Default::default(),
                 lease,
+                holder,
+                bus,
+                worker: tokio::sync::Mutex::new(worker),
+                roles: config.roles,
+                distributed: config.distributed(),
                 metrics: telemetry::metrics_handle(),
                 manifest_limits: config.manifest_limits.clone(),
                 max_body_bytes: config.max_body_bytes,
@@ -110,9 +124,37 @@ impl AppState {
         }
     }
 
-    /// The controller lease this process took at start.
-    pub fn lease(&self) -> &switchyard_store::Lease {
-        &self.inner.lease
+    /// The controller lease this process took at start, if it did (in distributed mode
+    /// another process may hold it; this one then stands by).
+    pub fn lease(&self) -> Option<&switchyard_store::Lease> {
+        self.inner.lease.as_ref()
+    }
+
+    /// This process's name as a lease holder: `<host>/<instance id>`.
+    pub fn holder(&self) -> &str {
+        &self.inner.holder
+    }
+
+    /// The platform's event bus.
+    pub fn bus(&self) -> &Arc<dyn switchyard_bus::EventBus> {
+        &self.inner.bus
+    }
+
+    /// Stops pulling steps (steps running go on; see `switchyard-worker`).
+    pub async fn stop_worker(&self) {
+        if let Some(worker) = self.inner.worker.lock().await.take() {
+            worker.shutdown().await;
+        }
+    }
+
+    /// What this process does.
+    pub fn roles(&self) -> crate::config::Roles {
+        self.inner.roles
+    }
+
+    /// Whether other processes share this platform (PostgreSQL and NATS JetStream).
+    pub fn distributed(&self) -> bool {
+        self.inner.distributed
     }
 
     /// The offering catalog as last loaded.
@@ -142,6 +184,20 @@ impl AppState {
     }
 }
 
+/// What an [`AppState`] is built from.
+pub struct Parts {
+    pub store: Arc<dyn Store>,
+    pub ledger: Arc<dyn EventLedger>,
+    pub controller: Controller,
+    pub pipeline: Pipeline,
+    pub authenticator: Authenticator,
+    pub lease: Option<switchyard_store::Lease>,
+    pub holder: String,
+    pub bus: Arc<dyn switchyard_bus::EventBus>,
+    /// The step worker of a process with the worker role, in distributed mode.
+    pub worker: Option<WorkerHandle>,
+}
+
 /// A ready [`AppState`] and what happened to the admin token while opening.
 pub struct Opened {
     pub state: AppState,
@@ -151,6 +207,7 @@ pub struct Opened {
 /// Creates the data directory (mode 0700), opens the SQLite store in it with the sealing key
 /// kept next to it, makes sure an admin token exists, and sets the object gauges.
 pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
+    config.check_roles().map_err(Error::Roles)?;
     create_private_dir(&config.data_dir).map_err(|source| Error::DataDir {
         path: config.data_dir.clone(),
         source,
@@ -163,7 +220,7 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
     let (store, ledger): (Arc<dyn Store>, Arc<dyn EventLedger>) = match &config.postgres {
         Some(pg) => {
             let settings = PostgresConfig::new(pg.url.clone(), pg.schema.clone());
-            let postgres = PostgresStore::connect(&settings, sealer)
+            let postgres = PostgresStore::connect(&settings, sealer.clone())
                 .await
                 .map_err(|source| Error::Postgres {
                     schema: pg.schema.clone(),
@@ -175,10 +232,11 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
         }
         None => {
             let db = config.database_path();
-            let sqlite = SqliteStore::open(&db, sealer).map_err(|source| Error::OpenStore {
-                path: db.clone(),
-                source,
-            })?;
+            let sqlite =
+                SqliteStore::open(&db, sealer.clone()).map_err(|source| Error::OpenStore {
+                    path: db.clone(),
+                    source,
+                })?;
             let sqlite = Arc::new(sqlite);
             (sqlite.clone(), sqlite)
         }
@@ -199,59 +257,126 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
     }
 
     // One process at a time drives the runs: take the controller lease before taking them
-    // over.
+    // over. In distributed mode a process that finds it held stands by and forwards.
     let holder = crate::lease::holder_name(&config.data_dir).map_err(|source| Error::DataDir {
         path: config.data_dir.clone(),
         source,
     })?;
-    let lease = crate::lease::take(store.as_ref(), &holder).await?;
-    tracing::info!(holder = %lease.holder, token = lease.token, "controller lease taken");
-
-    let runner = local_runner(config).map_err(|source| Error::DataDir {
+    let bus = open_bus(config).await?;
+    let local = local_runner(config).map_err(|source| Error::DataDir {
         path: config.steps_path(),
         source,
     })?;
-    let controller = Controller::start(
-        store.clone(),
-        runner,
-        ControllerConfig {
-            stop_grace: config.stop_grace,
-            image_entrypoints: image_entrypoints(config),
-            node_labels: {
-                let mut labels = switchyard_controller::host_node_labels();
-                labels.extend(config.node_labels.clone());
-                labels
-            },
+    // In distributed mode steps go through the step queue to whichever process has the
+    // worker role; a single process runs them itself.
+    let (runner, worker) = if config.distributed() {
+        let instance =
+            crate::lease::instance_id(&config.data_dir).map_err(|source| Error::DataDir {
+                path: config.data_dir.clone(),
+                source,
+            })?;
+        let queue_error = |e: switchyard_worker::WorkerError| Error::JetStream {
+            stream: config
+                .jetstream
+                .as_ref()
+                .map(|js| js.stream.clone())
+                .unwrap_or_default(),
+            reason: format!("the step queue: {e}"),
+        };
+        let queue = QueueRunner::new(
+            bus.clone(),
+            store.clone(),
+            sealer.clone(),
+            QueueConfig::new(instance.clone()),
+        )
+        .map_err(queue_error)?;
+        queue.listen().await.map_err(queue_error)?;
+        let worker = if config.roles.worker {
+            let mut settings = WorkerConfig::new(instance);
+            settings.parallel = config.max_parallel_steps;
+            settings.stop_grace = config.stop_grace;
+            Some(
+                Worker::start(settings, bus.clone(), store.clone(), sealer.clone(), local)
+                    .await
+                    .map_err(queue_error)?,
+            )
+        } else {
+            None
+        };
+        (Arc::new(queue) as Arc<dyn StepRunner>, worker)
+    } else {
+        (local, None)
+    };
+    let controller_config = ControllerConfig {
+        stop_grace: config.stop_grace,
+        image_entrypoints: image_entrypoints(config),
+        node_labels: {
+            let mut labels = switchyard_controller::host_node_labels();
+            labels.extend(config.node_labels.clone());
+            labels
         },
-    )
-    .await
-    .map_err(|e| Error::Controller(e.to_string()))?;
+    };
+    let lease = if !config.distributed() {
+        Some(crate::lease::take(store.as_ref(), &holder).await?)
+    } else if config.roles.controller {
+        crate::lease::try_take(store.as_ref(), &holder).await?
+    } else {
+        None
+    };
+    let controller = match &lease {
+        Some(lease) => {
+            tracing::info!(holder = %lease.holder, token = lease.token, "controller lease taken");
+            Controller::start(store.clone(), runner, controller_config)
+                .await
+                .map_err(|e| Error::Controller(e.to_string()))?
+        }
+        None => {
+            let inbox = crate::inbox::BusInbox::open(bus.clone(), store.clone())
+                .await
+                .map_err(|e| Error::JetStream {
+                    stream: config
+                        .jetstream
+                        .as_ref()
+                        .map(|js| js.stream.clone())
+                        .unwrap_or_default(),
+                    reason: format!("cannot declare the controller inbox: {e}"),
+                })?;
+            Controller::forwarding(store.clone(), runner, controller_config, Arc::new(inbox))
+        }
+    };
 
-    let pipeline =
-        event_pipeline(config, store.clone(), ledger.clone(), controller.clone()).await?;
-    let state = AppState::new(
-        store,
-        ledger,
-        controller,
-        pipeline,
-        authenticator,
+    let pipeline = event_pipeline(
         config,
-        lease,
+        store.clone(),
+        ledger.clone(),
+        bus.clone(),
+        controller.clone(),
+        &holder,
+    )
+    .await?;
+    let state = AppState::new(
+        Parts {
+            store,
+            ledger,
+            controller,
+            pipeline,
+            authenticator,
+            lease,
+            holder,
+            bus,
+            worker,
+        },
+        config,
     );
     state.reload_catalog().await;
-    crate::orders::republish_pending(&state).await;
+    if config.roles.api {
+        crate::orders::republish_pending(&state).await;
+    }
     Ok(Opened { state, admin_token })
 }
 
-/// The event pipeline of a server: the embedded bus in the data directory, and triggers that
-/// start runs through `controller`. Webhooks and sensors of the stored objects are up when
-/// this returns (or their problems logged).
-pub async fn event_pipeline(
-    config: &ServerConfig,
-    store: Arc<dyn Store>,
-    ledger: Arc<dyn EventLedger>,
-    controller: Controller,
-) -> Result<Pipeline, Error> {
+/// The event bus: NATS JetStream when configured, else the embedded bus in the data directory.
+pub async fn open_bus(config: &ServerConfig) -> Result<Arc<dyn switchyard_bus::EventBus>, Error> {
     let bus_dir = config.bus_path();
     // A webhook body may be 1 MiB (Argo's default cap), and the event wraps it with the
     // request's headers; room for both.
@@ -259,7 +384,7 @@ pub async fn event_pipeline(
         max_payload: 4 << 20,
         ..BusLimits::default()
     };
-    let bus: Arc<dyn switchyard_bus::EventBus> = match &config.jetstream {
+    Ok(match &config.jetstream {
         Some(js) => {
             let settings = JetStreamConfig::new(js.url.clone(), js.stream.clone());
             let bus =
@@ -276,11 +401,29 @@ pub async fn event_pipeline(
             path: bus_dir.clone(),
             reason: e.to_string(),
         })?),
-    };
+    })
+}
+
+/// The event pipeline of a server on `bus`, with triggers that start runs through
+/// `controller`, doing what the server's roles say. Webhooks and sensors of the stored
+/// objects are up when this returns (or their problems logged).
+pub async fn event_pipeline(
+    config: &ServerConfig,
+    store: Arc<dyn Store>,
+    ledger: Arc<dyn EventLedger>,
+    bus: Arc<dyn switchyard_bus::EventBus>,
+    controller: Controller,
+    holder: &str,
+) -> Result<Pipeline, Error> {
     let pipeline = Pipeline::start(
         PipelineConfig {
             webhook_host: config.webhook_host,
             http_allow: config.http_trigger_allow.clone(),
+            event_sources: config.roles.eventsource,
+            sensors: config.roles.sensor,
+            shared: config.distributed().then(|| SharedPipeline {
+                holder: holder.to_owned(),
+            }),
         },
         store.clone(),
         ledger,
@@ -288,7 +431,7 @@ pub async fn event_pipeline(
         Arc::new(ControllerStarter { controller, store }),
     )
     .map_err(|reason| Error::Bus {
-        path: bus_dir,
+        path: config.bus_path(),
         reason,
     })?;
     if let Err(err) = pipeline.reconcile().await {

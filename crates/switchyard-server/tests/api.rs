@@ -947,6 +947,9 @@ impl Store for FullDisk {
     async fn put_meta(&self, _: &str, _: &str) -> Result<(), StoreError> {
         Err(full())
     }
+    async fn delete_meta(&self, _: &str) -> Result<(), StoreError> {
+        Err(full())
+    }
     async fn put_status(&self, _: StatusUpdate) -> Result<StoredObject, StoreError> {
         Err(full())
     }
@@ -992,11 +995,14 @@ async fn an_unavailable_store_answers_503_with_retry_after() {
         )
         .unwrap(),
     );
+    let bus = switchyard_server::state::open_bus(&config).await.unwrap();
     let pipeline = switchyard_server::state::event_pipeline(
         &config,
         store.clone(),
         ledger.clone(),
+        bus.clone(),
         controller.clone(),
+        "test",
     )
     .await
     .unwrap();
@@ -1007,7 +1013,18 @@ async fn an_unavailable_store_answers_503_with_retry_after() {
         expires_at: chrono::Utc::now(),
     };
     let app = router(AppState::new(
-        store, ledger, controller, pipeline, auth, &config, lease,
+        switchyard_server::state::Parts {
+            store,
+            ledger,
+            controller,
+            pipeline,
+            authenticator: auth,
+            lease: Some(lease),
+            holder: "test".into(),
+            bus,
+            worker: None,
+        },
+        &config,
     ));
     let apply = json!({"sources": [{"name": "cm.yaml", "content": config_map("a", None, "x")}]});
     let cases = [

@@ -234,6 +234,16 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn delete_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.pool
+            .run(
+                Call::Write,
+                &format!("removing setting `{key}`"),
+                move |c, _| Box::pin(ops::delete_meta(c, key)),
+            )
+            .await
+    }
+
     async fn put_status(&self, update: StatusUpdate) -> Result<StoredObject, StoreError> {
         rules::validate_key(&update.key)?;
         match self.writer.write(Op::PutStatus(update)).await? {

@@ -210,6 +210,24 @@ pub(crate) async fn put_meta(
     Ok(())
 }
 
+pub(crate) async fn delete_meta(
+    c: &(impl GenericClient + ?Sized),
+    key: &str,
+) -> Result<(), Failure> {
+    if key.contains('\0') {
+        // No stored key contains NUL (put_meta refuses it): nothing to remove.
+        return Ok(());
+    }
+    execute(
+        c,
+        sql::DELETE_META,
+        &[&key],
+        &format!("removing setting `{key}`"),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The global resource version counter, locked for the rest of the transaction.
 ///
 /// Every mutation locks it before reading anything, so mutations run one at a time across

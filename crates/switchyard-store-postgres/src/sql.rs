@@ -211,6 +211,7 @@ pub(crate) const DELETE_OBJECT: &str =
 
 pub(crate) const SELECT_META: &str = "SELECT value FROM meta WHERE key = $1";
 pub(crate) const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+pub(crate) const DELETE_META: &str = "DELETE FROM meta WHERE key = $1";
 
 /// Writes the step logs of one object incarnation ($1), one per step ($2, $3 in step), each
 /// replacing an earlier one; one round trip for any number of logs. The steps must be

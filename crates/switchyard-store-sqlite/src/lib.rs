@@ -231,6 +231,13 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn delete_meta(&self, key: &str) -> Result<(), StoreError> {
+        match self.write(Op::DeleteMeta(key.to_owned())).await? {
+            Output::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
     async fn put_status(&self, update: StatusUpdate) -> Result<StoredObject, StoreError> {
         match self.write(Op::PutStatus(update)).await? {
             Output::Status(object) => Ok(object),

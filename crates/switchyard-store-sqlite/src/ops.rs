@@ -174,6 +174,15 @@ pub(crate) fn put_meta(conn: &Connection, key: &str, value: &str) -> Result<(), 
     Ok(())
 }
 
+pub(crate) fn delete_meta(conn: &Connection, key: &str) -> Result<(), StoreError> {
+    let doing = || format!("removing setting `{key}`");
+    let mut stmt = conn
+        .prepare_cached(sql::DELETE_META)
+        .map_err(|e| map(e, &doing()))?;
+    stmt.execute(params![key]).map_err(|e| map(e, &doing()))?;
+    Ok(())
+}
+
 /// Takes or renews a lease (see the port's docs), in the writer's transaction.
 pub(crate) fn acquire_lease(
     conn: &Connection,

@@ -174,6 +174,7 @@ pub(crate) const DELETE_OBJECT: &str =
 
 pub(crate) const SELECT_META: &str = "SELECT value FROM meta WHERE key = ?1";
 pub(crate) const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+pub(crate) const DELETE_META: &str = "DELETE FROM meta WHERE key = ?1";
 
 /// Writes one step's log for an object incarnation, replacing an earlier one.
 pub(crate) const UPSERT_STEP_LOG: &str = "

@@ -33,6 +33,7 @@ pub(crate) enum Op {
     Put(Vec<PutRequest>),
     Delete(ObjectKey, Precondition),
     PutMeta(String, String),
+    DeleteMeta(String),
     PutStatus(StatusUpdate),
     Ledger(crate::ledger::LedgerOp),
     /// Take or renew a lease at `now` (the application's clock: one machine).
@@ -190,6 +191,7 @@ fn run_job(
             ops::delete(conn, sealer, &key, precondition).map(Output::Delete)
         }
         Op::PutMeta(key, value) => ops::put_meta(conn, &key, &value).map(|()| Output::Done),
+        Op::DeleteMeta(key) => ops::delete_meta(conn, &key).map(|()| Output::Done),
         Op::PutStatus(update) => ops::put_status(conn, sealer, update).map(Output::Status),
         Op::Ledger(op) => crate::ledger::run(conn, op),
         Op::AcquireLease {

@@ -51,6 +51,7 @@ macro_rules! store_conformance_tests {
             delete_with_preconditions,
             delete_then_recreate_gets_a_new_uid,
             meta_get_and_put,
+            meta_delete,
             invalid_requests_are_rejected_and_change_nothing,
             errors_name_the_object,
             secret_bodies_come_back_intact,
@@ -885,6 +886,30 @@ pub async fn meta_get_and_put(store: Arc<dyn Store>) {
     assert_eq!(
         ok(store.get_meta("other").await, "get_meta"),
         Some("x".to_owned())
+    );
+}
+
+/// Removing settings: only the named key goes, an absent key is `Ok`, a removed key can be
+/// set again.
+pub async fn meta_delete(store: Arc<dyn Store>) {
+    ok(store.delete_meta("absent").await, "delete an absent key");
+    ok(store.put_meta("step/a/result", "{}").await, "put_meta a");
+    ok(store.put_meta("step/b/result", "x").await, "put_meta b");
+    ok(store.delete_meta("step/a/result").await, "delete a");
+    assert_eq!(ok(store.get_meta("step/a/result").await, "get a"), None);
+    assert_eq!(
+        ok(store.get_meta("step/b/result").await, "get b"),
+        Some("x".to_owned()),
+        "removing one key leaves the others"
+    );
+    ok(store.delete_meta("step/a/result").await, "delete a again");
+    ok(
+        store.put_meta("step/a/result", "again").await,
+        "put_meta a again",
+    );
+    assert_eq!(
+        ok(store.get_meta("step/a/result").await, "get a again"),
+        Some("again".to_owned())
     );
 }
 

@@ -96,8 +96,10 @@
 //! a cluster-scoped kind with a non-empty namespace is [`StoreError::Invalid`]. A kind with no
 //! objects lists as empty.
 //!
-//! **Meta.** [`Store::get_meta`]/[`Store::put_meta`] are a small durable key/value table for
-//! settings (schema markers, bootstrap flags). They share the durability clause.
+//! **Meta.** [`Store::get_meta`]/[`Store::put_meta`]/[`Store::delete_meta`] are a small
+//! durable key/value table for settings (schema markers, bootstrap flags) and small records
+//! (the step records of distributed workers). They share the durability clause; removing a
+//! key that does not exist is `Ok`.
 //!
 //! **Secrets.** Bodies of kind `Secret` are sealed at rest with the [`SecretSealer`]
 //! (ChaCha20-Poly1305, key in `secret.key` next to the data). Only the key (kind, namespace,
@@ -362,6 +364,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<StoredObject>, StoreError>;
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Removes a setting; removing one that does not exist is `Ok`.
+    async fn delete_meta(&self, key: &str) -> Result<(), StoreError>;
     /// Replaces the `status` of an existing object (the status subresource: `put` never
     /// changes a stored status) and, in the same transaction, writes the step logs attached
     /// to it. See "Status and step logs" in the crate docs.
