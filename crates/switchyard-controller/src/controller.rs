@@ -10,7 +10,7 @@ use switchyard_engine::{Command, RunState, StepRunner, WorkflowPhase, restart_ac
 use switchyard_model::Kind;
 use switchyard_model::workflow::{Parameter, Workflow, WorkflowTemplateRef};
 use switchyard_store::{
-    ObjectKey, Precondition, PutRequest, Store, StoreError, StoredObject, rules,
+    Fence, ObjectKey, Precondition, PutRequest, Store, StoreError, StoredObject, rules,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -34,6 +34,10 @@ pub struct ControllerConfig {
     /// ends it, as Kubernetes leaves a pod no node can take. Each run keeps the labels of its
     /// submit. The default is [`host_node_labels`](crate::host_node_labels).
     pub node_labels: BTreeMap<String, String>,
+    /// The lease this controller drives the runs under, when processes share the store: every
+    /// status write of a run checks it still carries this token, so a process that lost the
+    /// lease (paused past its TTL) cannot overwrite what the new holder writes.
+    pub fence: Option<Fence>,
 }
 
 impl Default for ControllerConfig {
@@ -42,6 +46,7 @@ impl Default for ControllerConfig {
             stop_grace: Duration::from_secs(10),
             image_entrypoints: BTreeMap::new(),
             node_labels: crate::node::host_node_labels(),
+            fence: None,
         }
     }
 }
@@ -56,6 +61,7 @@ pub(crate) struct Shared {
     forward_to: Mutex<Option<Arc<dyn RunInbox>>>,
     /// Serializes adoptions, so one run never gets two actors.
     adopting: tokio::sync::Mutex<()>,
+    fence: Mutex<Option<Fence>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -63,6 +69,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The lease run status writes are fenced by, if any.
+    pub(crate) fn fence(&self) -> Option<Fence> {
+        lock(&self.fence).clone()
+    }
+
     /// Drops the registry entry of `key` if it is still this actor's.
     pub(crate) fn remove(&self, key: &ObjectKey, tx: &mpsc::UnboundedSender<Msg>) {
         let mut actors = lock(&self.actors);
@@ -147,6 +158,7 @@ impl Controller {
             shared: Arc::new(Shared {
                 store,
                 runner,
+                fence: Mutex::new(config.fence.clone()),
                 config,
                 actors: Mutex::new(HashMap::new()),
                 forward_to: Mutex::new(None),
@@ -171,7 +183,8 @@ impl Controller {
 
     /// Starts driving the runs (this process took the controller lease): every unfinished
     /// run is taken over as at start.
-    pub async fn take_over(&self) -> Result<(), ControllerError> {
+    pub async fn take_over(&self, fence: Option<Fence>) -> Result<(), ControllerError> {
+        *lock(&self.shared.fence) = fence;
         *lock(&self.shared.forward_to) = None;
         self.recover().await
     }

@@ -323,7 +323,12 @@ impl RunActor {
                 precondition: Precondition::ResourceVersion(self.resource_version),
                 logs: logs.clone(),
             };
-            match self.shared.store.put_status(update).await {
+            let fence = self.shared.fence();
+            let written = match &fence {
+                Some(fence) => self.shared.store.put_status_fenced(update, fence).await,
+                None => self.shared.store.put_status(update).await,
+            };
+            match written {
                 Ok(object) => {
                     self.resource_version = object.resource_version;
                     self.unwritten_since = None;

@@ -145,7 +145,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotFound { .. } => ApiError::not_found(message),
             StoreError::Invalid { .. } => ApiError::bad_request(message),
-            StoreError::Unavailable { .. } => {
+            StoreError::Unavailable { .. } | StoreError::Fenced { .. } => {
                 tracing::warn!(error = %message, "store unavailable");
                 let mut e = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -120,7 +120,14 @@ pub async fn lead(
             if controller.is_driving() {
                 break lease;
             }
-            match controller.take_over().await {
+            match controller
+                .take_over(
+                    state
+                        .distributed()
+                        .then(|| switchyard_store::Fence::of(&lease)),
+                )
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(
                         token = lease.token,

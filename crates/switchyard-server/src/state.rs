@@ -315,6 +315,7 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
             labels.extend(config.node_labels.clone());
             labels
         },
+        fence: None,
     };
     let lease = if !config.distributed() {
         Some(crate::lease::take(store.as_ref(), &holder).await?)
@@ -326,6 +327,10 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
     let controller = match &lease {
         Some(lease) => {
             tracing::info!(holder = %lease.holder, token = lease.token, "controller lease taken");
+            let mut controller_config = controller_config;
+            if config.distributed() {
+                controller_config.fence = Some(switchyard_store::Fence::of(lease));
+            }
             Controller::start(store.clone(), runner, controller_config)
                 .await
                 .map_err(|e| Error::Controller(e.to_string()))?

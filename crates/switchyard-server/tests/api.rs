@@ -953,6 +953,13 @@ impl Store for FullDisk {
     async fn put_status(&self, _: StatusUpdate) -> Result<StoredObject, StoreError> {
         Err(full())
     }
+    async fn put_status_fenced(
+        &self,
+        _: StatusUpdate,
+        _: &switchyard_store::Fence,
+    ) -> Result<StoredObject, StoreError> {
+        Err(full())
+    }
     async fn step_log(&self, _: &ObjectKey, _: &str) -> Result<Option<String>, StoreError> {
         Err(full())
     }

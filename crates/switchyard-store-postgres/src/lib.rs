@@ -68,8 +68,8 @@ use std::sync::Arc;
 use switchyard_model::Kind;
 use switchyard_store::rules;
 use switchyard_store::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, Store, StoreError,
-    StoredObject,
+    Fence, ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, Store,
+    StoreError, StoredObject,
 };
 
 use pool::{Call, Pool};
@@ -246,7 +246,23 @@ impl Store for PostgresStore {
 
     async fn put_status(&self, update: StatusUpdate) -> Result<StoredObject, StoreError> {
         rules::validate_key(&update.key)?;
-        match self.writer.write(Op::PutStatus(update)).await? {
+        match self.writer.write(Op::PutStatus(update, None)).await? {
+            Output::Status(object) => Ok(object),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn put_status_fenced(
+        &self,
+        update: StatusUpdate,
+        fence: &Fence,
+    ) -> Result<StoredObject, StoreError> {
+        rules::validate_key(&update.key)?;
+        match self
+            .writer
+            .write(Op::PutStatus(update, Some(fence.clone())))
+            .await?
+        {
             Output::Status(object) => Ok(object),
             other => Err(unexpected(&other)),
         }

@@ -12,7 +12,7 @@ use std::fmt;
 use switchyard_model::Kind;
 use switchyard_store::rules::{self, EncodedBody, PutPlan};
 use switchyard_store::{
-    ObjectKey, ObjectName, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate,
+    Fence, ObjectKey, ObjectName, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate,
     StoreError, StoredObject,
 };
 use tokio_postgres::Row;
@@ -410,8 +410,23 @@ pub(crate) async fn put_status(
     sealer: &SecretSealer,
     versions: &mut ResourceVersions,
     update_req: &StatusUpdate,
+    fence: Option<&Fence>,
 ) -> Result<StoredObject, Failure> {
     let key = &update_req.key;
+    if let Some(fence) = fence {
+        let rows = query(
+            tx,
+            sql::LEASE_TOKEN_FOR_SHARE,
+            &[&fence.lease],
+            &format!("checking the `{}` lease", fence.lease),
+        )
+        .await?;
+        let current = rows
+            .first()
+            .map(|row| row.get::<_, i64>(0))
+            .and_then(|t| u64::try_from(t).ok());
+        fence.check(key, current)?;
+    }
     // The last log of a step wins, as if each replaced the one before.
     let mut logs: BTreeMap<&str, &[u8]> = BTreeMap::new();
     for log in &update_req.logs {

@@ -142,6 +142,9 @@ pub(crate) const SELECT_LEASE: &str =
     "SELECT holder, token, expires_at FROM leases WHERE name = $1";
 pub(crate) const RELEASE_LEASE: &str =
     "UPDATE leases SET expires_at = clock_timestamp() WHERE name = $1 AND holder = $2";
+/// The lease row is locked until the write's transaction ends, so a new holder cannot take
+/// it between the check and the commit.
+pub(crate) const LEASE_TOKEN_FOR_SHARE: &str = "SELECT token FROM leases WHERE name = $1 FOR SHARE";
 
 /// First key of the advisory lock that serializes migrations; the second is the schema's
 /// hash, so stores in different schemas migrate independently. ("SWYD" in ASCII.)

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 use switchyard_store::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
+    Fence, ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
     StoredObject,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -36,7 +36,7 @@ pub(crate) const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
 pub(crate) enum Op {
     Put(Vec<PutRequest>),
     Delete(ObjectKey, Precondition),
-    PutStatus(StatusUpdate),
+    PutStatus(StatusUpdate, Option<Fence>),
 }
 
 /// What a successful [`Op`] returns.
@@ -165,7 +165,7 @@ fn describe(ops: &[Op]) -> String {
             many => format!("writing {} objects", many.len()),
         },
         [Op::Delete(key, _)] => format!("deleting {key}"),
-        [Op::PutStatus(update)] => format!("writing the status of {}", update.key),
+        [Op::PutStatus(update, _)] => format!("writing the status of {}", update.key),
         many => format!("writing a batch of {} writes", many.len()),
     }
 }
@@ -231,8 +231,10 @@ async fn apply(
         Op::Delete(key, precondition) => ops::delete(tx, sealer, versions, key, *precondition)
             .await
             .map(Output::Delete),
-        Op::PutStatus(update) => ops::put_status(tx, sealer, versions, update)
-            .await
-            .map(Output::Status),
+        Op::PutStatus(update, fence) => {
+            ops::put_status(tx, sealer, versions, update, fence.as_ref())
+                .await
+                .map(Output::Status)
+        }
     }
 }

@@ -54,8 +54,8 @@ use std::sync::Arc;
 use switchyard_model::Kind;
 use switchyard_store::rules;
 use switchyard_store::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, Store, StoreError,
-    StoredObject,
+    Fence, ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, Store,
+    StoreError, StoredObject,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -239,7 +239,21 @@ impl Store for SqliteStore {
     }
 
     async fn put_status(&self, update: StatusUpdate) -> Result<StoredObject, StoreError> {
-        match self.write(Op::PutStatus(update)).await? {
+        match self.write(Op::PutStatus(update, None)).await? {
+            Output::Status(object) => Ok(object),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn put_status_fenced(
+        &self,
+        update: StatusUpdate,
+        fence: &Fence,
+    ) -> Result<StoredObject, StoreError> {
+        match self
+            .write(Op::PutStatus(update, Some(fence.clone())))
+            .await?
+        {
             Output::Status(object) => Ok(object),
             other => Err(unexpected(other)),
         }

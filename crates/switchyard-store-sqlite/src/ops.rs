@@ -11,7 +11,7 @@ use switchyard_model::Kind;
 use switchyard_store::Lease;
 use switchyard_store::rules::{self, EncodedBody, PutPlan};
 use switchyard_store::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
+    Fence, ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
     StoredObject,
 };
 
@@ -359,8 +359,19 @@ pub(crate) fn put_status(
         precondition,
         logs,
     }: StatusUpdate,
+    fence: Option<&Fence>,
 ) -> Result<StoredObject, StoreError> {
     rules::validate_key(&key)?;
+    if let Some(fence) = fence {
+        let current: Option<i64> = conn
+            .prepare_cached(sql::SELECT_LEASE_TOKEN)
+            .and_then(|mut stmt| {
+                stmt.query_row(params![fence.lease], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(|e| map(e, &format!("checking the `{}` lease", fence.lease)))?;
+        fence.check(&key, current.and_then(|t| u64::try_from(t).ok()))?;
+    }
     let current = get_raw(conn, &key)?
         .map(|raw| {
             decode_with(raw, |key, bytes, sealed| {

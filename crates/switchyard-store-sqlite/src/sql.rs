@@ -118,6 +118,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
 
 pub(crate) const SELECT_LEASE: &str =
     "SELECT holder, token, expires_at FROM leases WHERE name = ?1";
+pub(crate) const SELECT_LEASE_TOKEN: &str = "SELECT token FROM leases WHERE name = ?1";
 pub(crate) const UPSERT_LEASE: &str = "
     INSERT INTO leases (name, holder, token, expires_at) VALUES (?1, ?2, ?3, ?4)
     ON CONFLICT (name) DO UPDATE SET holder = ?2, token = ?3, expires_at = ?4";

@@ -15,7 +15,7 @@
 use rusqlite::Connection;
 use std::sync::Arc;
 use switchyard_store::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
+    Fence, ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
     StoredObject,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -34,7 +34,7 @@ pub(crate) enum Op {
     Delete(ObjectKey, Precondition),
     PutMeta(String, String),
     DeleteMeta(String),
-    PutStatus(StatusUpdate),
+    PutStatus(StatusUpdate, Option<Fence>),
     Ledger(crate::ledger::LedgerOp),
     /// Take or renew a lease at `now` (the application's clock: one machine).
     AcquireLease {
@@ -192,7 +192,9 @@ fn run_job(
         }
         Op::PutMeta(key, value) => ops::put_meta(conn, &key, &value).map(|()| Output::Done),
         Op::DeleteMeta(key) => ops::delete_meta(conn, &key).map(|()| Output::Done),
-        Op::PutStatus(update) => ops::put_status(conn, sealer, update).map(Output::Status),
+        Op::PutStatus(update, fence) => {
+            ops::put_status(conn, sealer, update, fence.as_ref()).map(Output::Status)
+        }
         Op::Ledger(op) => crate::ledger::run(conn, op),
         Op::AcquireLease {
             name,

@@ -71,6 +71,7 @@ macro_rules! store_conformance_tests {
             an_expired_lease_goes_to_a_new_holder_with_a_larger_token,
             concurrent_takers_of_a_free_lease_exactly_one_wins,
             invalid_lease_requests_are_rejected,
+            fenced_status_writes_need_the_current_lease_token,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
@@ -1841,6 +1842,70 @@ pub async fn leases_are_taken_renewed_refused_and_released(store: Arc<dyn Store>
     ok(store.release_lease("controller", "a").await, "releasing");
     let b = taken(store, "controller", "b").await;
     assert_eq!((b.holder.as_str(), b.token), ("b", 2));
+}
+
+/// A fenced status write goes through while its lease keeps the writer's token, and is
+/// refused (writing nothing) once another holder took the lease, or when there is no lease.
+pub async fn fenced_status_writes_need_the_current_lease_token(store: Arc<dyn Store>) {
+    let store = &*store;
+    let key = wf_key("fenced");
+    put(store, workflow("fenced")).await;
+    let a = taken(store, "controller", "a").await;
+    let fence_a = crate::Fence::of(&a);
+    let written = ok(
+        store
+            .put_status_fenced(
+                status_update(&key, json!({"by": "a"}), Precondition::None),
+                &fence_a,
+            )
+            .await,
+        "a fenced write by the holder",
+    );
+    assert_eq!(written.body["status"], json!({"by": "a"}));
+    ok(store.release_lease("controller", "a").await, "releasing");
+    let b = taken(store, "controller", "b").await;
+    let refused = store
+        .put_status_fenced(
+            status_update(&key, json!({"by": "stale a"}), Precondition::None),
+            &fence_a,
+        )
+        .await;
+    assert_eq!(
+        refused.map(|o| o.resource_version),
+        Err(StoreError::Fenced {
+            key: key.clone(),
+            lease: "controller".into(),
+            token: a.token,
+            current: b.token,
+        })
+    );
+    let stored = ok(store.get(&key).await, "reading").expect("the object exists");
+    assert_eq!(
+        stored.body["status"],
+        json!({"by": "a"}),
+        "a refused write changes nothing"
+    );
+    ok(
+        store
+            .put_status_fenced(
+                status_update(&key, json!({"by": "b"}), Precondition::None),
+                &crate::Fence::of(&b),
+            )
+            .await,
+        "a fenced write by the new holder",
+    );
+    let nobody = crate::Fence {
+        lease: "no-such-lease".into(),
+        token: 1,
+    };
+    let err = store
+        .put_status_fenced(status_update(&key, json!({}), Precondition::None), &nobody)
+        .await
+        .expect_err("a write fenced by a lease nobody holds is refused");
+    assert!(
+        matches!(err, StoreError::Fenced { current: 0, .. }),
+        "{err:?}"
+    );
 }
 
 pub async fn an_expired_lease_goes_to_a_new_holder_with_a_larger_token(store: Arc<dyn Store>) {

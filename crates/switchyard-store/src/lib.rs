@@ -310,6 +310,16 @@ pub enum StoreError {
     },
     #[error("{key} already exists")]
     AlreadyExists { key: ObjectKey },
+    /// A fenced write (see [`Store::put_status_fenced`]) whose lease has a newer holder.
+    #[error(
+        "{key} was not written: the `{lease}` lease this writer held (token {token}) has been taken over (token {current}); its new holder writes it now"
+    )]
+    Fenced {
+        key: ObjectKey,
+        lease: String,
+        token: u64,
+        current: u64,
+    },
     #[error("{key} not found")]
     NotFound { key: ObjectKey },
     /// The request itself is wrong (bad key, body not an object, impossible precondition).
@@ -370,6 +380,15 @@ pub trait Store: Send + Sync + 'static {
     /// changes a stored status) and, in the same transaction, writes the step logs attached
     /// to it. See "Status and step logs" in the crate docs.
     async fn put_status(&self, update: StatusUpdate) -> Result<StoredObject, StoreError>;
+    /// [`Store::put_status`] by the holder of a lease: in the same transaction, the lease
+    /// must still carry `fence.token` (no other holder took it since), else nothing is written
+    /// and the answer is [`StoreError::Fenced`]. This is how a process that lost its lease
+    /// (paused past its TTL, say) is kept from overwriting what the new holder writes.
+    async fn put_status_fenced(
+        &self,
+        update: StatusUpdate,
+        fence: &Fence,
+    ) -> Result<StoredObject, StoreError>;
     /// The log of one step of an object, as written by [`Store::put_status`].
     async fn step_log(&self, key: &ObjectKey, step: &str) -> Result<Option<String>, StoreError>;
     /// Takes the lease `name` for `holder` until `ttl` from now, or renews it when `holder`
@@ -385,6 +404,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Result<Lease, Lease>, StoreError>;
     /// Gives up the lease `name` if `holder` holds it (it expires at once; the token stays).
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// A lease and the token its holder got: what a fenced write checks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Fence {
+    pub lease: String,
+    pub token: u64,
+}
+
+impl Fence {
+    /// The fence of a lease as its holder got it.
+    pub fn of(lease: &Lease) -> Fence {
+        Fence {
+            lease: lease.name.clone(),
+            token: lease.token,
+        }
+    }
+
+    /// Checks the lease's current token (`None`: no such lease) against this fence.
+    pub fn check(&self, key: &ObjectKey, current: Option<u64>) -> Result<(), StoreError> {
+        match current {
+            Some(token) if token == self.token => Ok(()),
+            other => Err(StoreError::Fenced {
+                key: key.clone(),
+                lease: self.lease.clone(),
+                token: self.token,
+                current: other.unwrap_or(0),
+            }),
+        }
+    }
 }
 
 /// Who holds a lease, since which token, until when.
