@@ -419,6 +419,17 @@ pub struct UpArgs {
         value_parser = ["all", "api", "eventsource", "sensor", "controller", "worker"]
     )]
     pub roles: Vec<String>,
+
+    /// Events waiting for the slowest sensor at which webhooks and orders answer 429 with
+    /// Retry-After instead of taking more (0: never). Keep it well below the bus's message
+    /// limit (1,000,000), which drops the oldest events, consumed or not.
+    #[arg(
+        long,
+        env = "SWITCHYARD_MAX_EVENT_BACKLOG",
+        default_value_t = 100_000,
+        value_name = "EVENTS"
+    )]
+    pub max_event_backlog: u64,
 }
 
 /// `IMAGE=DIR`, the directory existing.

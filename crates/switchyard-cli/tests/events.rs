@@ -802,3 +802,119 @@ spec:
             .contains("Duplicate")
     );
 }
+
+/// Sensors far slower than senders: once the events waiting for the slowest sensor reach
+/// `--max-event-backlog`, the webhook answers 429 with `Retry-After` instead of taking more,
+/// and takes events again once the sensor caught up; every accepted event is consumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_refuses_events_while_sensors_are_behind_and_takes_them_again_after() {
+    let dir = data_dir("events-backlog");
+    let server = Server::start_with(&dir, &["--max-event-backlog", "5"]);
+    let api = server.client();
+    let port = free_port();
+    // The transform is deliberately slow: a jq loop of a million steps per event.
+    let manifests = format!(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: EventSource
+metadata:
+  name: intake
+spec:
+  webhook:
+    items:
+      port: "{port}"
+      endpoint: /items
+      method: POST
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata:
+  name: slow
+spec:
+  dependencies:
+    - name: item
+      eventSourceName: intake
+      eventName: items
+      transform:
+        jq: 'reduce range(0; 1000000) as $i (.; .)'
+  triggers:
+    - template:
+        name: note
+        log: {{}}
+"#
+    );
+    apply(&api, "slow.yaml", &manifests).await;
+    let http = reqwest::Client::new();
+    let post = |n: usize| {
+        let http = http.clone();
+        async move {
+            http.post(format!("http://127.0.0.1:{port}/items"))
+                .json(&json!({"n": n}))
+                .send()
+                .await
+        }
+    };
+    // The listener comes up with the reconcile; wait for its first answer.
+    let mut accepted = 0usize;
+    for n in 0..600 {
+        if let Ok(answer) = post(n).await {
+            assert_eq!(answer.status().as_u16(), 200);
+            accepted += 1;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted, 1, "the webhook never answered");
+    let mut refused = None;
+    for n in 1..2000 {
+        let answer = post(n).await.unwrap();
+        match answer.status().as_u16() {
+            200 => accepted += 1,
+            429 => {
+                refused = Some(answer);
+                break;
+            }
+            other => panic!("unexpected answer {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("the webhook never refused an event while the sensor was behind");
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("events wait for sensors (the limit is 5)"),
+    );
+    // The sensor catches up; the webhook takes events again.
+    let mut taken = false;
+    for n in 0..1200 {
+        if post(10_000 + n).await.unwrap().status().as_u16() == 200 {
+            taken = true;
+            accepted += 1;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        taken,
+        "the webhook kept refusing after the sensor caught up"
+    );
+    // Every accepted event is consumed.
+    for _ in 0..1200 {
+        let (_, events) = api.call("GET", "/api/v1/events?limit=1000", None).await;
+        let consumed = events["items"].as_array().map_or(0, Vec::len);
+        if consumed >= accepted {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not every accepted event was consumed ({accepted} accepted)");
+}

@@ -10,6 +10,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod backlog;
 pub mod calendar;
 pub mod cloudevent;
 pub mod http;

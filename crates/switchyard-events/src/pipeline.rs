@@ -11,6 +11,7 @@ use switchyard_store::ledger::EventLedger;
 use switchyard_store::{Store, StoreError};
 use tokio::sync::{Mutex, Notify, watch};
 
+use crate::backlog::{Backlog, watch_backlog};
 use crate::calendar::Calendars;
 use crate::http::{AddressPolicy, Cidr, HttpSender};
 use crate::publish::BusDispatch;
@@ -42,6 +43,9 @@ pub struct PipelineConfig {
     /// their state from the ledger before each event (a replica may have moved it), and the
     /// trigger outbox runs only while this process holds the `outbox` lease of the store.
     pub shared: Option<SharedPipeline>,
+    /// Events waiting for the slowest sensor at which webhook events and orders are refused
+    /// with 429 (0: never); see [`crate::backlog`].
+    pub max_backlog: u64,
 }
 
 /// How a pipeline shares its work with other processes.
@@ -60,6 +64,7 @@ impl PipelineConfig {
             event_sources: true,
             sensors: true,
             shared: None,
+            max_backlog: crate::backlog::DEFAULT_MAX_BACKLOG,
         }
     }
 }
@@ -76,6 +81,9 @@ pub enum RaiseError {
     /// The source's filter cannot be evaluated on it.
     #[error("{0}")]
     Rejected(String),
+    /// Sensors are too far behind: retry later (see [`crate::backlog`]).
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// The running pipeline. Cheap to clone.
@@ -97,6 +105,7 @@ struct Inner {
     changed: Notify,
     stop: watch::Sender<bool>,
     outbox_wake: Arc<Notify>,
+    backlog: Arc<Backlog>,
 }
 
 impl Pipeline {
@@ -109,7 +118,9 @@ impl Pipeline {
         bus: Arc<dyn EventBus>,
         starter: Arc<dyn RunStarter>,
     ) -> Result<Pipeline, String> {
-        let dispatch = Arc::new(BusDispatch::new(bus.clone()));
+        let backlog = Backlog::new(config.max_backlog);
+        let bus_for_backlog = bus.clone();
+        let dispatch = Arc::new(BusDispatch::new(bus.clone()).with_backlog(backlog.clone()));
         let outbox_wake = Arc::new(Notify::new());
         let (stop_sender, stop) = watch::channel(false);
         let pipeline = Pipeline {
@@ -137,8 +148,10 @@ impl Pipeline {
                 changed: Notify::new(),
                 stop: stop_sender,
                 outbox_wake: outbox_wake.clone(),
+                backlog: backlog.clone(),
             }),
         };
+        tokio::spawn(watch_backlog(backlog, bus_for_backlog, stop.clone()));
         let effects = Arc::new(Effects {
             starter,
             http: HttpSender::new(AddressPolicy {
@@ -168,6 +181,11 @@ impl Pipeline {
     /// Says that EventSources, Sensors or Secrets changed: reconcile soon.
     pub fn notify_changed(&self) {
         self.inner.changed.notify_one();
+    }
+
+    /// The events waiting for the slowest sensor, as last measured, and the limit.
+    pub fn backlog(&self) -> (u64, u64) {
+        (self.inner.backlog.depth(), self.inner.backlog.limit())
     }
 
     /// Wakes the outbox (tests and the API use it after settling things by hand).
@@ -238,6 +256,7 @@ impl Pipeline {
             .map_err(|e| match e {
                 DispatchError::Unavailable(m) => RaiseError::Unavailable(m),
                 DispatchError::Rejected(m) => RaiseError::Rejected(m),
+                DispatchError::Busy(m) => RaiseError::Busy(m),
             })
     }
 
@@ -281,8 +300,14 @@ impl Pipeline {
             );
         }
         *lock_write(&self.inner.problems) = problems;
+        let sensors = store.list(Kind::Sensor, None).await?;
+        self.inner.backlog.set_consumers(
+            sensors
+                .iter()
+                .map(|s| crate::sensors::consumer_name(&s.uid))
+                .collect(),
+        );
         if self.inner.config.sensors {
-            let sensors = store.list(Kind::Sensor, None).await?;
             self.inner.sensors.lock().await.reconcile(&sensors).await;
         }
         Ok(())

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
 use switchyard_bus::{EventBus, OutgoingMessage, Subject};
 
+use crate::backlog::Backlog;
 use crate::cloudevent::CloudEvent;
 use crate::metrics;
 use crate::webhook::{Dispatch, DispatchError, Dispatched, WebhookRoute};
@@ -13,11 +14,18 @@ use crate::webhook::{Dispatch, DispatchError, Dispatched, WebhookRoute};
 /// Filters events with their source's `filter.expression` and publishes them on the bus.
 pub struct BusDispatch {
     bus: Arc<dyn EventBus>,
+    backlog: Option<Arc<Backlog>>,
 }
 
 impl BusDispatch {
     pub fn new(bus: Arc<dyn EventBus>) -> Self {
-        BusDispatch { bus }
+        BusDispatch { bus, backlog: None }
+    }
+
+    /// Refuses webhook events (not calendar ticks) while `backlog` is at its limit.
+    pub fn with_backlog(mut self, backlog: Arc<Backlog>) -> Self {
+        self.backlog = Some(backlog);
+        self
     }
 
     /// Publishes `event` of an EventSource in `namespace`: durable when this returns `Ok`.
@@ -74,6 +82,9 @@ impl Dispatch for BusDispatch {
                     )));
                 }
             }
+        }
+        if let Some(reason) = self.backlog.as_ref().and_then(|b| b.refusal()) {
+            return Err(DispatchError::Busy(reason));
         }
         self.publish(&route.namespace, &event, dedup).await
     }

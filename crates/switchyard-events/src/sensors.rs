@@ -238,7 +238,7 @@ impl Sensors {
 }
 
 /// The bus consumer of a sensor incarnation.
-fn consumer_name(uid: &str) -> String {
+pub(crate) fn consumer_name(uid: &str) -> String {
     let safe: String = uid
         .chars()
         .map(|c| {

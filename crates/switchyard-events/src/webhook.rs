@@ -53,6 +53,9 @@ pub enum DispatchError {
     /// Never, as sent (the filter expression cannot be evaluated on it): 400.
     #[error("{0}")]
     Rejected(String),
+    /// Not now: sensors are too far behind (see [`crate::backlog`]); 429 with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// The outcome of a dispatch.
@@ -378,6 +381,22 @@ async fn handle(
                 reason,
             )
                 .into_response()
+        }
+        Err(DispatchError::Busy(reason)) => {
+            tracing::debug!(
+                event_source = %route.source_path(), event = %route.event, event_id = %event_id,
+                %reason, "webhook event refused: backlog"
+            );
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                reason,
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
         }
         Err(DispatchError::Unavailable(err)) => {
             tracing::warn!(

@@ -75,6 +75,9 @@ pub struct ServerConfig {
     pub node_labels: BTreeMap<String, String>,
     /// What this process does; the rest is done by other processes of the platform.
     pub roles: Roles,
+    /// Events waiting for the slowest sensor at which webhook events and orders are refused
+    /// with 429 and `Retry-After` (0: never).
+    pub max_event_backlog: u64,
 }
 
 /// The parts of the platform a process runs (`switchyard up --role`). Several processes
@@ -228,6 +231,7 @@ impl ServerConfig {
             jetstream: None,
             node_labels: BTreeMap::new(),
             roles: Roles::ALL,
+            max_event_backlog: switchyard_events::backlog::DEFAULT_MAX_BACKLOG,
         }
     }
 

@@ -324,6 +324,15 @@ async fn publish(
                 "the order could not be recorded on the event bus: {m}"
             )));
         }
+        Err(RaiseError::Busy(m)) => {
+            let mut err = ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                switchyard_api::ErrorCode::Unavailable,
+                format!("the order was not taken: {m}"),
+            );
+            err.retry_after = Some(1);
+            return Err(err);
+        }
         Err(RaiseError::NoRoute(m)) => {
             return Err(ApiError::unavailable(format!(
                 "offering {} raises its orders on a webhook that is not served: {m}",

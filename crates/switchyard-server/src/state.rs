@@ -429,6 +429,7 @@ pub async fn event_pipeline(
             shared: config.distributed().then(|| SharedPipeline {
                 holder: holder.to_owned(),
             }),
+            max_backlog: config.max_event_backlog,
         },
         store.clone(),
         ledger,
