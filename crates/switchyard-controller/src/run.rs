@@ -116,7 +116,7 @@ impl RunActor {
         }
     }
 
-    /// Runs the actor until the run has ended and nothing is outstanding. `initial` are the
+    /// Runs the actor until the run has ended and nothing is outstanding, or it is dormant. `initial` are the
     /// actions to carry out first (after a restart: re-attach, start, wake up).
     pub(crate) async fn run(mut self, initial: Vec<Action>) {
         let span = info_span!("run", run = %self.key.name, namespace = %self.key.namespace, uid = %self.state.uid);
@@ -126,7 +126,7 @@ impl RunActor {
                 if !self.serve().await {
                     return;
                 }
-                // Ended: leave, unless a message arrived meanwhile (then serve it).
+                // Ended or dormant: leave, unless a message arrived meanwhile (then serve it).
                 if self.shared.leave(&self.key, &self.tx, &self.rx) {
                     return;
                 }
@@ -136,11 +136,12 @@ impl RunActor {
         .await
     }
 
-    /// Serves messages until the run has ended with nothing outstanding (true), or the actor
-    /// must stop for good (false: the run was deleted, or its status cannot be written).
+    /// Serves messages until the run has ended with nothing outstanding or is dormant (true),
+    /// or the actor must stop for good (false: the run was deleted, or its status cannot be
+    /// written).
     async fn serve(&mut self) -> bool {
         loop {
-            if self.finished() && self.rx.is_empty() {
+            if (self.finished() || self.dormant()) && self.rx.is_empty() {
                 if self.unwritten_since.is_some()
                     && let Err(e) = self.write(Vec::new()).await
                 {
@@ -188,6 +189,16 @@ impl RunActor {
 
     fn finished(&self) -> bool {
         self.state.status.phase.is_finished() && self.outstanding == 0
+    }
+
+    /// Running with nothing to wait for here: no step task, no timer. A run waiting for an
+    /// approval is the common case. Its actor leaves (after writing what is unwritten) and
+    /// its state leaves memory; the next command starts an actor from the stored run (see
+    /// `Controller::mailbox`). A Pending run is never dormant: its `Submit` is on its way.
+    fn dormant(&self) -> bool {
+        self.state.status.phase == WorkflowPhase::Running
+            && self.outstanding == 0
+            && self.wake_at.is_none()
     }
 
     fn wake_due(&self) -> bool {
