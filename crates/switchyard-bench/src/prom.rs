@@ -13,7 +13,7 @@ pub struct Sample {
 }
 
 impl Sample {
-    fn label(&self, key: &str) -> Option<&str> {
+    pub fn label(&self, key: &str) -> Option<&str> {
         self.labels
             .iter()
             .find(|(k, _)| k == key)
@@ -70,6 +70,16 @@ fn parse_labels(mut rest: &str) -> Option<Vec<(String, String)>> {
         rest = after[end + 1..].trim_start_matches(',');
     }
     Some(labels)
+}
+
+/// The sum of the series named `name` whose labels include every pair of `selector` (a
+/// counter or gauge, over the label values the selector leaves open); 0 when there is none.
+pub fn sum(samples: &[Sample], name: &str, selector: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s.name == name && selector.iter().all(|(k, v)| s.label(k) == Some(v)))
+        .map(|s| s.value)
+        .sum()
 }
 
 /// A histogram or summary of seconds, as the report shows it.
@@ -166,6 +176,25 @@ switchyard_http_requests_total{path="/a \"b\"",status="200"} 7
         assert_eq!(d.p50_ms, Some(4.0));
         assert_eq!(d.p99_ms, None);
         assert!(distribution(&samples, "no_such_metric", &[]).is_none());
+    }
+
+    #[test]
+    fn counters_add_up_over_open_labels() {
+        let samples = parse(
+            "argo_workflows_total_count{phase=\"Succeeded\"} 7\n\
+             argo_workflows_total_count{phase=\"Failed\"} 2\n\
+             argo_workflows_total_count{phase=\"Error\"} 1\n",
+        );
+        assert_eq!(
+            sum(
+                &samples,
+                "argo_workflows_total_count",
+                &[("phase", "Succeeded")]
+            ),
+            7.0
+        );
+        assert_eq!(sum(&samples, "argo_workflows_total_count", &[]), 10.0);
+        assert_eq!(sum(&samples, "nothing", &[]), 0.0);
     }
 
     #[test]

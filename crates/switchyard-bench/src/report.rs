@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use anyhow::Result;
+use comfy_table::Table;
 use serde::Serialize;
 
 use crate::b3::{Options, Workload};
+use crate::output::table;
 use crate::stats::GOAL_RATIO;
 
 /// Everything `b3` writes to its JSON file.
@@ -42,14 +43,7 @@ impl<'a> B3Report<'a> {
 
     /// Writes the report as pretty JSON to `path`, creating its directory.
     pub fn write_json(&self, path: &Path) -> Result<PathBuf> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the directory of {}", path.display()))?;
-        }
-        let text = serde_json::to_string_pretty(self).context("serializing the report")?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("writing the report to {}", path.display()))?;
-        Ok(path.to_path_buf())
+        crate::output::write_json(self, path)
     }
 
     /// The tables and the goal's verdict, as printed on stdout.
@@ -180,19 +174,6 @@ impl<'a> B3Report<'a> {
         text.push('.');
         text
     }
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header.to_vec());
-    for i in 1..header.len() {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
 }
 
 fn millis(ms: f64) -> String {
