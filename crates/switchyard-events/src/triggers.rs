@@ -217,14 +217,30 @@ pub struct Effects {
 
 /// Carries out one action of a firing: `Ok` with what it did, or the error and whether a
 /// retry may help.
+/// Whether a failed action may be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RetryClass {
+    /// Never: trying again would fail the same way.
+    No,
+    /// As the trigger's `retryStrategy` allows (its target failed in a way that may pass).
+    Policy,
+    /// Always, until it works: Switchyard's own store or controller was unavailable.
+    Platform,
+}
+
+/// The first pause before a firing is tried again after the platform was unavailable.
+const PLATFORM_RETRY_FIRST: Duration = Duration::from_millis(250);
+/// The longest such pause.
+const PLATFORM_RETRY_MAX: Duration = Duration::from_secs(15);
+
 async fn perform(
     effects: &Effects,
     firing: &Firing,
     action: &Action,
     events: &[String],
-) -> Result<String, (String, bool)> {
+) -> Result<String, (String, RetryClass)> {
     match action {
-        Action::Refused { reason } => Err((reason.clone(), false)),
+        Action::Refused { reason } => Err((reason.clone(), RetryClass::No)),
         Action::Log { message } => {
             tracing::info!(
                 sensor = %firing.sensor.path(), trigger = %firing.trigger,
@@ -244,7 +260,11 @@ async fn perform(
                 )),
                 Err(failure) => Err((
                     format!("{} {}: {}", request.method, request.url, failure.message),
-                    failure.retryable,
+                    if failure.retryable {
+                        RetryClass::Policy
+                    } else {
+                        RetryClass::No
+                    },
                 )),
             }
         }
@@ -259,8 +279,10 @@ async fn perform(
                     name,
                     firing: Some(key),
                 }) if key == firing.key => Ok(format!("workflow {namespace}/{name}")),
-                Err(err @ StartError::Unavailable(_)) => Err((err.to_string(), true)),
-                Err(err) => Err((err.to_string(), false)),
+                Err(err @ StartError::Unavailable(_)) => {
+                    Err((err.to_string(), RetryClass::Platform))
+                }
+                Err(err) => Err((err.to_string(), RetryClass::No)),
             }
         }
     }
@@ -291,9 +313,26 @@ pub async fn carry_out(effects: &Effects, firing: &Firing, now: DateTime<Utc>) -
             );
             Settlement::Done { detail }
         }
-        Err((error, retryable)) => {
+        Err((error, RetryClass::Platform)) => {
+            // Switchyard's own store or controller is unavailable: not the trigger's failure,
+            // so its retryStrategy is not used up; the firing waits for the platform.
+            let delay = PLATFORM_RETRY_FIRST
+                .saturating_mul(2u32.saturating_pow(firing.attempts.min(16)))
+                .min(PLATFORM_RETRY_MAX);
+            tracing::warn!(
+                sensor = %firing.sensor.path(), trigger = %firing.trigger,
+                firing = %firing.key, %error, retry_in_ms = delay.as_millis() as u64,
+                "trigger not carried out: the platform is unavailable; trying again"
+            );
+            Settlement::Retry {
+                not_before: now
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+                error,
+            }
+        }
+        Err((error, retry)) => {
             metrics::action_failed(&firing.sensor.name, &firing.trigger);
-            let delay = retryable
+            let delay = (retry == RetryClass::Policy)
                 .then(|| payload.retry.next_delay(firing.attempts))
                 .flatten();
             match delay {

@@ -538,6 +538,18 @@ pub fn request_event(
     now: DateTime<Utc>,
 ) -> Result<(CloudEvent, Option<String>), Box<Response>> {
     let body = body_value(route, parts, posted)?;
+    if let Some(version) = unsupported_specversion(&parts.headers, &body) {
+        return Err(Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!(
+                    "unsupported CloudEvents specversion `{version}`: this webhook takes 1.0 (and 0.3)"
+                ),
+            )
+                .into_response(),
+        ));
+    }
     let (id, origin) = sender_identity(&parts.headers, &body);
     Ok(webhook_event(route, &parts.headers, body, id, origin, now))
 }
@@ -638,6 +650,31 @@ pub fn canonical_header_key(name: &str) -> String {
 /// The `id` and `source` of a request that is a CloudEvent itself: binary mode (`ce-id`,
 /// `ce-source` headers) or structured mode (a JSON body with `specversion`, `id`, `source`,
 /// sent as `application/cloudevents+json`).
+/// The CloudEvents versions a sender may use.
+const SPEC_VERSIONS: [&str; 2] = ["1.0", "0.3"];
+
+/// The `specversion` of a CloudEvent sent in binary mode (`ce-specversion`) or structured
+/// mode (`application/cloudevents+json`), when it is not one this webhook speaks.
+fn unsupported_specversion(headers: &HeaderMap, body: &Json) -> Option<String> {
+    if let Some(version) = headers.get("ce-specversion") {
+        let version = version.to_str().unwrap_or("(not text)").trim();
+        return (!SPEC_VERSIONS.contains(&version)).then(|| version.to_owned());
+    }
+    let structured = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/cloudevents+json"));
+    if !structured {
+        return None;
+    }
+    match body.get("specversion") {
+        Some(Json::String(version)) if SPEC_VERSIONS.contains(&version.as_str()) => None,
+        Some(Json::String(version)) => Some(version.clone()),
+        Some(other) => Some(other.to_string()),
+        None => Some("(missing)".to_owned()),
+    }
+}
+
 fn sender_identity(headers: &HeaderMap, body: &Json) -> (Option<String>, Option<String>) {
     let header = |name: &str| {
         headers
@@ -670,6 +707,46 @@ fn sender_identity(headers: &HeaderMap, body: &Json) -> (Option<String>, Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cloudevents_of_unknown_versions_are_refused() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(unsupported_specversion(&headers, &Json::Null), None);
+        headers.insert("ce-specversion", HeaderValue::from_static("1.0"));
+        assert_eq!(unsupported_specversion(&headers, &Json::Null), None);
+        headers.insert("ce-specversion", HeaderValue::from_static("0.1"));
+        assert_eq!(
+            unsupported_specversion(&headers, &Json::Null).as_deref(),
+            Some("0.1")
+        );
+        let mut structured = HeaderMap::new();
+        structured.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/cloudevents+json"),
+        );
+        let event = |v: Json| serde_json::json!({"specversion": v, "id": "1", "source": "s"});
+        assert_eq!(
+            unsupported_specversion(&structured, &event("1.0".into())),
+            None
+        );
+        assert_eq!(
+            unsupported_specversion(&structured, &event("0.3".into())),
+            None
+        );
+        assert_eq!(
+            unsupported_specversion(&structured, &event("0.1".into())).as_deref(),
+            Some("0.1")
+        );
+        assert_eq!(
+            unsupported_specversion(&structured, &serde_json::json!({"id": "1"})).as_deref(),
+            Some("(missing)")
+        );
+        // Plain JSON with a field of that name is not a CloudEvent.
+        assert_eq!(
+            unsupported_specversion(&HeaderMap::new(), &event("0.1".into())),
+            None
+        );
+    }
 
     #[test]
     fn hmac_signatures_are_checked_over_the_raw_body() {

@@ -23,6 +23,8 @@ pub const CONTROLLER_LEASE: &str = "controller";
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
 /// How often the holder renews.
 pub const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// How soon a renewal that failed is tried again.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// The file in the data directory naming this instance.
 const INSTANCE_FILE: &str = "instance.id";
 
@@ -123,7 +125,7 @@ pub async fn lead(
             match controller
                 .take_over(
                     state
-                        .distributed()
+                        .shared_store()
                         .then(|| switchyard_store::Fence::of(&lease)),
                 )
                 .await
@@ -168,7 +170,7 @@ pub async fn lead(
             stop.clone(),
         ))
     });
-    keep(store, lease, lost, stop).await;
+    keep(store, lease, lost, stop, state.shared_store()).await;
     scheduler.abort();
     if let Some(inbox) = inbox {
         inbox.abort();
@@ -182,10 +184,12 @@ pub async fn keep(
     mut lease: Lease,
     lost: watch::Sender<bool>,
     mut stop: watch::Receiver<bool>,
+    shared: bool,
 ) {
+    let mut pause = RENEW_EVERY;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(RENEW_EVERY) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => {
                 if let Err(e) = store.release_lease(CONTROLLER_LEASE, &lease.holder).await {
                     tracing::warn!(error = %e, "the controller lease was not given back; it expires by itself");
@@ -197,7 +201,10 @@ pub async fn keep(
             .acquire_lease(CONTROLLER_LEASE, &lease.holder, LEASE_TTL)
             .await
         {
-            Ok(Ok(renewed)) => lease = renewed,
+            Ok(Ok(renewed)) => {
+                lease = renewed;
+                pause = RENEW_EVERY;
+            }
             Ok(Err(other)) => {
                 tracing::error!(
                     holder = %other.holder, token = other.token,
@@ -206,15 +213,23 @@ pub async fn keep(
                 let _ = lost.send(true);
                 return;
             }
+            Err(e) if !shared => {
+                // A store no other process can open (SQLite in this data directory): nobody
+                // can take the lease over, so an outage is waited out, not a reason to stop.
+                tracing::warn!(error = %e, "the controller lease was not renewed (the store is unavailable); trying again");
+                pause = RETRY_EVERY;
+            }
             Err(e) => {
-                // Keep trying while the lease lasts; past it, another may take it.
+                // Keep trying while the lease lasts; past it, another may take it (and this
+                // process's run writes are fenced off by then).
                 let left = lease.expires_at - chrono::Utc::now();
-                if left < chrono::Duration::from_std(RENEW_EVERY).unwrap_or_default() {
+                if left < chrono::Duration::from_std(RETRY_EVERY).unwrap_or_default() {
                     tracing::error!(error = %e, "the controller lease cannot be renewed before it expires; stopping");
                     let _ = lost.send(true);
                     return;
                 }
                 tracing::warn!(error = %e, "the controller lease was not renewed; trying again");
+                pause = RETRY_EVERY;
             }
         }
     }

@@ -53,6 +53,7 @@ struct Inner {
     worker: tokio::sync::Mutex<Option<WorkerHandle>>,
     roles: crate::config::Roles,
     distributed: bool,
+    shared_store: bool,
     metrics: PrometheusHandle,
     manifest_limits: Limits,
     max_body_bytes: usize,
@@ -86,6 +87,7 @@ impl AppState {
                 worker: tokio::sync::Mutex::new(worker),
                 roles: config.roles,
                 distributed: config.distributed(),
+                shared_store: config.postgres.is_some(),
                 metrics: telemetry::metrics_handle(),
                 manifest_limits: config.manifest_limits.clone(),
                 max_body_bytes: config.max_body_bytes,
@@ -150,6 +152,11 @@ impl AppState {
     /// What this process does.
     pub fn roles(&self) -> crate::config::Roles {
         self.inner.roles
+    }
+
+    /// Whether other processes can open this platform's store (PostgreSQL).
+    pub fn shared_store(&self) -> bool {
+        self.inner.shared_store
     }
 
     /// Whether other processes share this platform (PostgreSQL and NATS JetStream).
@@ -328,7 +335,7 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
         Some(lease) => {
             tracing::info!(holder = %lease.holder, token = lease.token, "controller lease taken");
             let mut controller_config = controller_config;
-            if config.distributed() {
+            if config.postgres.is_some() {
                 controller_config.fence = Some(switchyard_store::Fence::of(lease));
             }
             Controller::start(store.clone(), runner, controller_config)
