@@ -53,6 +53,8 @@ pub fn link_tools(dir: &Path, program: &Path, names: &[&str]) -> io::Result<Imag
     fs::create_dir_all(dir)?;
     let program = fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
     let hidden_by_private_tmp = program.starts_with("/tmp");
+    // With copies, the first is the one copy: later entries are hard links to it.
+    let mut copied: Option<std::path::PathBuf> = None;
     for name in names {
         let entry = dir.join(name);
         if hidden_by_private_tmp {
@@ -61,7 +63,22 @@ pub fn link_tools(dir: &Path, program: &Path, names: &[&str]) -> io::Result<Imag
             }
             remove_if_present(&entry)?;
             if fs::hard_link(&program, &entry).is_err() {
-                fs::copy(&program, &entry)?;
+                match &copied {
+                    Some(copy) if fs::hard_link(copy, &entry).is_ok() => {}
+                    _ => {
+                        fs::copy(&program, &entry).map_err(|e| {
+                            io::Error::new(
+                                e.kind(),
+                                format!(
+                                    "copying {} to {}: {e}",
+                                    program.display(),
+                                    entry.display()
+                                ),
+                            )
+                        })?;
+                        copied = Some(entry.clone());
+                    }
+                }
             }
         } else {
             match fs::read_link(&entry) {

@@ -24,7 +24,14 @@ use crate::{Ctx, Ran, report::ScenarioReport};
 const FILLER: &str = "filler";
 
 pub async fn run(ctx: &Ctx, dir: &Path, report: &mut ScenarioReport) -> Result<Ran> {
-    let disk = match SmallDisk::mount(&dir.join("disk"), 64) {
+    // A `switchyard` under /tmp is copied into the data directory (steps get a private /tmp,
+    // which would hide it), so the small disk must hold that copy too.
+    let copied_mib = if ctx.binary.starts_with("/tmp") {
+        std::fs::metadata(&ctx.binary).map_or(0, |m| m.len().div_ceil(1 << 20))
+    } else {
+        0
+    };
+    let disk = match SmallDisk::mount(&dir.join("disk"), 64 + copied_mib) {
         Ok(disk) => disk,
         Err(e) => return Ok(Ran::Skipped(format!("{e:#}"))),
     };
