@@ -430,6 +430,18 @@ pub struct UpArgs {
         value_name = "EVENTS"
     )]
     pub max_event_backlog: u64,
+
+    /// Runs in progress (started and not finished, not counting runs that only wait for an
+    /// approval or another command) at which sensors that start runs stop taking events, so
+    /// events wait on the bus and the event backlog limit refuses new ones; submits answer 429
+    /// meanwhile (0: never). Each such run holds about 170 KiB.
+    #[arg(
+        long,
+        env = "SWITCHYARD_MAX_ACTIVE_RUNS",
+        default_value_t = 2_000,
+        value_name = "RUNS"
+    )]
+    pub max_active_runs: u64,
 }
 
 /// `IMAGE=DIR`, the directory existing.

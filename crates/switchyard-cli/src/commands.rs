@@ -236,6 +236,7 @@ async fn up(data_dir: PathBuf, args: &UpArgs) -> Result<(), CliError> {
     config.http_trigger_allow = args.http_trigger_allow.clone();
     config.node_labels = args.node_labels.iter().cloned().collect();
     config.max_event_backlog = args.max_event_backlog;
+    config.max_active_runs = args.max_active_runs;
     config.roles = switchyard_server::Roles::NONE;
     for role in &args.roles {
         config.roles.add(role).map_err(CliError::Usage)?;

@@ -86,6 +86,70 @@ spec:
     )
 }
 
+/// Posts `{"n": n}` to `http://127.0.0.1:{port}/items`.
+async fn post_item(
+    http: &reqwest::Client,
+    port: u16,
+    n: usize,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(format!("http://127.0.0.1:{port}/items"))
+        .json(&json!({"n": n}))
+        .send()
+        .await
+}
+
+/// Waits for the `/items` webhook's first answer (its listener comes up with the reconcile),
+/// then posts an item every `pause` until one is refused with 429 + `Retry-After: 1`.
+/// Returns how many were accepted, and the refusal's text.
+async fn post_until_refused(http: &reqwest::Client, port: u16, pause: Duration) -> (usize, String) {
+    let mut accepted = 0usize;
+    for n in 0..600 {
+        if let Ok(answer) = post_item(http, port, n).await {
+            assert_eq!(answer.status().as_u16(), 200);
+            accepted += 1;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted, 1, "the webhook never answered");
+    for n in 1..2000 {
+        let answer = post_item(http, port, n).await.unwrap();
+        match answer.status().as_u16() {
+            200 => accepted += 1,
+            429 => {
+                assert_eq!(
+                    answer
+                        .headers()
+                        .get("retry-after")
+                        .map(|v| v.to_str().unwrap()),
+                    Some("1")
+                );
+                return (accepted, answer.text().await.unwrap());
+            }
+            other => panic!("unexpected answer {other}"),
+        }
+        tokio::time::sleep(pause).await;
+    }
+    panic!("the webhook never refused an event ({accepted} accepted)");
+}
+
+/// Posts an item every 100 ms until one is accepted; panics after two minutes.
+async fn post_until_taken(http: &reqwest::Client, port: u16) {
+    for n in 0..1200 {
+        if post_item(http, port, 100_000 + n)
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the webhook kept refusing");
+}
+
 async fn apply(api: &Api, name: &str, content: &str) {
     let (status, body) = api
         .call(
@@ -845,68 +909,14 @@ spec:
     );
     apply(&api, "slow.yaml", &manifests).await;
     let http = reqwest::Client::new();
-    let post = |n: usize| {
-        let http = http.clone();
-        async move {
-            http.post(format!("http://127.0.0.1:{port}/items"))
-                .json(&json!({"n": n}))
-                .send()
-                .await
-        }
-    };
-    // The listener comes up with the reconcile; wait for its first answer.
-    let mut accepted = 0usize;
-    for n in 0..600 {
-        if let Ok(answer) = post(n).await {
-            assert_eq!(answer.status().as_u16(), 200);
-            accepted += 1;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(accepted, 1, "the webhook never answered");
-    let mut refused = None;
-    for n in 1..2000 {
-        let answer = post(n).await.unwrap();
-        match answer.status().as_u16() {
-            200 => accepted += 1,
-            429 => {
-                refused = Some(answer);
-                break;
-            }
-            other => panic!("unexpected answer {other}"),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let refused = refused.expect("the webhook never refused an event while the sensor was behind");
-    assert_eq!(
-        refused
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap()),
-        Some("1")
-    );
+    let (mut accepted, refusal) = post_until_refused(&http, port, Duration::from_millis(20)).await;
     assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("events wait for sensors (the limit is 5)"),
+        refusal.contains("events wait for sensors (the limit is 5)"),
+        "{refusal}"
     );
     // The sensor catches up; the webhook takes events again.
-    let mut taken = false;
-    for n in 0..1200 {
-        if post(10_000 + n).await.unwrap().status().as_u16() == 200 {
-            taken = true;
-            accepted += 1;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        taken,
-        "the webhook kept refusing after the sensor caught up"
-    );
+    post_until_taken(&http, port).await;
+    accepted += 1;
     // Every accepted event is consumed.
     for _ in 0..1200 {
         let (_, events) = api.call("GET", "/api/v1/events?limit=1000", None).await;
@@ -917,4 +927,108 @@ spec:
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("not every accepted event was consumed ({accepted} accepted)");
+}
+
+/// Runs far slower than events: at `--max-active-runs` the sensor takes no more events, so
+/// they wait on the bus until `--max-event-backlog` refuses new ones with 429, and submits
+/// are refused too; once the runs finish, the sensor takes events again and every accepted
+/// event gets its run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_in_progress_hold_the_sensor_back_until_they_finish() {
+    let dir = data_dir("events-active-runs");
+    let release = dir.join("release");
+    let server = Server::start_with(
+        &dir,
+        &["--max-active-runs", "2", "--max-event-backlog", "3"],
+    );
+    let api = server.client();
+    let port = free_port();
+    // Each run's one step waits until the test creates the `release` file (two minutes at most,
+    // so a failed test leaves no step behind for long).
+    let manifests = format!(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: EventSource
+metadata:
+  name: intake
+spec:
+  webhook:
+    items:
+      port: "{port}"
+      endpoint: /items
+      method: POST
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata:
+  name: starter
+spec:
+  dependencies:
+    - name: item
+      eventSourceName: intake
+      eventName: items
+  triggers:
+    - template:
+        name: held
+        argoWorkflow:
+          operation: submit
+          source:
+            resource:
+              apiVersion: argoproj.io/v1alpha1
+              kind: Workflow
+              metadata:
+                generateName: held-
+              spec:
+                entrypoint: main
+                templates:
+                  - name: main
+                    container:
+                      image: alpine
+                      command: [sh, -c, 'i=0; while [ ! -e "{release}" ] && [ $i -lt 2400 ]; do i=$((i+1)); sleep 0.05; done']
+"#,
+        release = release.display()
+    );
+    apply(&api, "held.yaml", &manifests).await;
+    let http = reqwest::Client::new();
+    let (accepted, _) = post_until_refused(&http, port, Duration::from_millis(50)).await;
+    // The sensor holds back: the runs stay as they are while the steps wait.
+    let held = runs(&api, 2).await.len();
+    assert!(held < accepted, "{held} runs for {accepted} events");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        runs(&api, 2).await.len(),
+        held,
+        "the sensor took events at the limit"
+    );
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/v1/namespaces/default/workflows",
+            Some(json!({"source": {"name": "one.yaml", "content":
+                "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata:\n  name: one\nspec:\n  entrypoint: main\n  templates:\n    - name: main\n      suspend: {}\n"}})),
+        )
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body.to_string()
+            .contains("runs are in progress (the limit is 2)"),
+        "{body}"
+    );
+    // The steps finish: every accepted event gets its run, and events are taken again.
+    std::fs::write(&release, b"").unwrap();
+    for _ in 0..1200 {
+        let items = runs(&api, accepted).await;
+        let succeeded = items
+            .iter()
+            .filter(|r| r["status"]["phase"] == "Succeeded")
+            .count();
+        if succeeded == accepted {
+            assert_eq!(items.len(), accepted, "one run per accepted event");
+            // The event backlog is measured twice a second: the webhook takes events again.
+            post_until_taken(&http, port).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the held runs did not all finish");
 }

@@ -208,6 +208,76 @@ async fn three_processes_share_the_platform_and_the_runs_outlive_the_one_driving
     drop_schema(&schema);
 }
 
+/// Runs in progress are counted by the process driving them and read from the store by the
+/// others: an api-only process refuses submits with 429 while the driving process is at
+/// `--max-active-runs`, and takes them again once the run finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_process_refuses_submits_while_the_driving_process_is_at_its_run_limit() {
+    if !service("PostgreSQL", "127.0.0.1:5432") || !service("NATS", "127.0.0.1:4222") {
+        return;
+    }
+    let (backend, schema) = distributed_args("limit");
+    let a_dir = data_dir("platform-limit-a");
+    let release = a_dir.join("release");
+    let mut args: Vec<&str> = vec!["--max-active-runs", "1"];
+    args.extend(backend.iter().map(String::as_str));
+    let a = Server::start_with(&a_dir, &args);
+    let b_dir = data_dir("platform-limit-b");
+    for file in ["secret.key", "admin.token"] {
+        std::fs::copy(a_dir.join(file), b_dir.join(file)).unwrap();
+    }
+    let mut b_args = args.clone();
+    b_args.extend(["--role", "api"]);
+    let b = Server::start_with(&b_dir, &b_args);
+    let held = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata:\n  name: held\nspec:\n  \
+         entrypoint: main\n  templates:\n    - name: main\n      container:\n        image: alpine\n        \
+         command: [sh, -c, 'i=0; while [ ! -e \"{}\" ] && [ $i -lt 2400 ]; do i=$((i+1)); sleep 0.05; done']\n",
+        release.display()
+    );
+    a.client().submit("held.yaml", &held).await.unwrap();
+    let waiting = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata:\n  generateName: waiting-\n\
+                   spec:\n  entrypoint: main\n  templates:\n    - name: main\n      suspend: {}\n";
+    let submit = |api: Api| async move {
+        api.call(
+            "POST",
+            "/api/v1/namespaces/default/workflows",
+            Some(json!({"source": {"name": "waiting.yaml", "content": waiting}})),
+        )
+        .await
+    };
+    let mut refused = None;
+    for _ in 0..200 {
+        let (status, body) = submit(b.client()).await;
+        if status == 429 {
+            refused = Some(body);
+            break;
+        }
+        assert_eq!(status, 201, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = refused.expect("the api process never heard of the driving process's limit");
+    assert!(
+        refused
+            .to_string()
+            .contains("runs are in progress (the limit is 1)"),
+        "{refused}"
+    );
+    std::fs::write(&release, b"").unwrap();
+    for _ in 0..400 {
+        let (status, body) = submit(b.client()).await;
+        if status == 201 {
+            drop(a);
+            drop(b);
+            drop_schema(&schema);
+            return;
+        }
+        assert_eq!(status, 429, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the api process kept refusing after the run finished");
+}
+
 /// The name of the run started for `environment` once it waits at its approval.
 async fn run_waiting_for(api: &Api, environment: &str) -> String {
     for _ in 0..600 {

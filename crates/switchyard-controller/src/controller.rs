@@ -12,7 +12,7 @@ use switchyard_model::workflow::{Parameter, Workflow, WorkflowTemplateRef};
 use switchyard_store::{
     Fence, ObjectKey, Precondition, PutRequest, Store, StoreError, StoredObject, rules,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
 use crate::error::ControllerError;
@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) runner: Arc<dyn StepRunner>,
     pub(crate) config: ControllerConfig,
     actors: Mutex<HashMap<ObjectKey, mpsc::UnboundedSender<Msg>>>,
+    /// The number of actors, sent on every change (under the registry lock).
+    active: watch::Sender<usize>,
     /// `Some` while another process drives the runs: submits and commands go there.
     forward_to: Mutex<Option<Arc<dyn RunInbox>>>,
     /// Serializes adoptions, so one run never gets two actors.
@@ -79,6 +81,7 @@ impl Shared {
         let mut actors = lock(&self.actors);
         if actors.get(key).is_some_and(|t| t.same_channel(tx)) {
             actors.remove(key);
+            self.active.send_replace(actors.len());
         }
     }
 
@@ -98,6 +101,7 @@ impl Shared {
         }
         if actors.get(key).is_some_and(|t| t.same_channel(tx)) {
             actors.remove(key);
+            self.active.send_replace(actors.len());
         }
         true
     }
@@ -161,6 +165,7 @@ impl Controller {
                 fence: Mutex::new(config.fence.clone()),
                 config,
                 actors: Mutex::new(HashMap::new()),
+                active: watch::Sender::new(0),
                 forward_to: Mutex::new(None),
                 adopting: tokio::sync::Mutex::new(()),
             }),
@@ -263,6 +268,11 @@ impl Controller {
         lock(&self.shared.actors).len()
     }
 
+    /// [`Controller::active_runs`], told on every change.
+    pub fn watch_active_runs(&self) -> watch::Receiver<usize> {
+        self.shared.active.subscribe()
+    }
+
     /// A run stored before runs kept the labels of their node gets this node's: without
     /// them, a pod with any `nodeSelector` would wait for a node forever.
     fn with_node_labels(&self, mut state: RunState) -> RunState {
@@ -290,7 +300,11 @@ impl Controller {
     ) -> mpsc::UnboundedSender<Msg> {
         let (tx, rx) = mpsc::unbounded_channel();
         let key = run_key(&state);
-        lock(&self.shared.actors).insert(key, tx.clone());
+        {
+            let mut actors = lock(&self.shared.actors);
+            actors.insert(key, tx.clone());
+            self.shared.active.send_replace(actors.len());
+        }
         let actor = RunActor::new(state, resource_version, self.shared.clone(), rx, tx.clone());
         tokio::spawn(actor.run(initial));
         tx

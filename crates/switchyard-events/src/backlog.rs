@@ -9,6 +9,13 @@
 //! requests and orders are answered 429 with `Retry-After` instead of being accepted. The
 //! limit is far below the bus's message limit, so what was accepted stays until consumed.
 //! Calendar ticks are not refused: they are few, and their ids make a late tick one event.
+//!
+//! Runs are the other place work waits. [`RunGate`] holds the number of runs in progress
+//! (those with an actor in the controller's memory: started, waiting for a step slot or
+//! running steps; a run waiting only for a command does not count) and a limit. At the limit,
+//! sensors that start workflows stop taking events until runs finish, so the events wait on
+//! the bus (on disk) instead of as runs in memory, and the event backlog above then refuses
+//! new ones at its stated depth; direct submits are refused with 429 meanwhile.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -125,6 +132,73 @@ pub async fn watch_backlog(
     }
 }
 
+/// The default limit of runs in progress (`--max-active-runs`). A run in progress holds its
+/// status and its steps' specs in memory (measured: about 170 KiB for a run waiting for a
+/// step slot), so the default keeps a flood of events to a few hundred MiB.
+pub const DEFAULT_MAX_ACTIVE_RUNS: u64 = 2_000;
+/// The gauge of runs in progress, as the gate last heard.
+pub const ACTIVE_RUNS_GAUGE: &str = "switchyard_active_runs";
+
+/// Runs in progress against their limit: sensors that start runs wait at it, and direct
+/// submits are refused. Cheap to share.
+#[derive(Debug)]
+pub struct RunGate {
+    limit: u64,
+    active: watch::Sender<u64>,
+}
+
+impl RunGate {
+    /// A gate closing at `limit` runs in progress (0: never).
+    pub fn new(limit: u64) -> Arc<RunGate> {
+        Arc::new(RunGate {
+            limit,
+            active: watch::Sender::new(0),
+        })
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Runs in progress, as last set.
+    pub fn active(&self) -> u64 {
+        *self.active.borrow()
+    }
+
+    /// Sets the number of runs in progress (from the controller, or from the store in a
+    /// process that does not drive the runs).
+    pub fn set_active(&self, active: u64) {
+        self.active.send_if_modified(|now| {
+            let changed = *now != active;
+            *now = active;
+            changed
+        });
+        metrics::gauge!(ACTIVE_RUNS_GAUGE).set(active as f64);
+    }
+
+    fn full(&self, active: u64) -> bool {
+        self.limit > 0 && active >= self.limit
+    }
+
+    /// Why a new run must wait, when the gate is at its limit.
+    pub fn refusal(&self) -> Option<String> {
+        let active = self.active();
+        self.full(active).then(|| {
+            format!(
+                "{active} runs are in progress (the limit is {}); retry later",
+                self.limit
+            )
+        })
+    }
+
+    /// Returns once fewer runs than the limit are in progress.
+    pub async fn room(&self) {
+        let mut active = self.active.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = active.wait_for(|n| !self.full(*n)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +227,33 @@ mod tests {
         let never = Backlog::new(0);
         never.depth.store(1_000_000, Ordering::Relaxed);
         assert_eq!(never.refusal(), None);
+    }
+
+    #[tokio::test]
+    async fn the_run_gate_closes_at_its_limit_and_opens_when_runs_finish() {
+        let gate = RunGate::new(3);
+        gate.set_active(2);
+        assert_eq!(gate.refusal(), None);
+        gate.room().await;
+        gate.set_active(3);
+        assert_eq!(
+            gate.refusal().as_deref(),
+            Some("3 runs are in progress (the limit is 3); retry later")
+        );
+        let waiting = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.room().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the gate is full");
+        gate.set_active(4);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "still full");
+        gate.set_active(2);
+        waiting.await.unwrap();
+        let never = RunGate::new(0);
+        never.set_active(u64::MAX);
+        assert_eq!(never.refusal(), None);
+        never.room().await;
     }
 }

@@ -11,7 +11,7 @@ use switchyard_store::ledger::EventLedger;
 use switchyard_store::{Store, StoreError};
 use tokio::sync::{Mutex, Notify, watch};
 
-use crate::backlog::{Backlog, watch_backlog};
+use crate::backlog::{Backlog, RunGate, watch_backlog};
 use crate::calendar::Calendars;
 use crate::http::{AddressPolicy, Cidr, HttpSender};
 use crate::publish::BusDispatch;
@@ -46,6 +46,10 @@ pub struct PipelineConfig {
     /// Events waiting for the slowest sensor at which webhook events and orders are refused
     /// with 429 (0: never); see [`crate::backlog`].
     pub max_backlog: u64,
+    /// Runs in progress at which sensors that start runs stop taking events (0: never); see
+    /// [`crate::backlog::RunGate`]. Whoever drives the runs sets the count on
+    /// [`Pipeline::run_gate`].
+    pub max_active_runs: u64,
 }
 
 /// How a pipeline shares its work with other processes.
@@ -65,6 +69,7 @@ impl PipelineConfig {
             sensors: true,
             shared: None,
             max_backlog: crate::backlog::DEFAULT_MAX_BACKLOG,
+            max_active_runs: crate::backlog::DEFAULT_MAX_ACTIVE_RUNS,
         }
     }
 }
@@ -106,6 +111,7 @@ struct Inner {
     stop: watch::Sender<bool>,
     outbox_wake: Arc<Notify>,
     backlog: Arc<Backlog>,
+    run_gate: Arc<RunGate>,
 }
 
 impl Pipeline {
@@ -119,6 +125,7 @@ impl Pipeline {
         starter: Arc<dyn RunStarter>,
     ) -> Result<Pipeline, String> {
         let backlog = Backlog::new(config.max_backlog);
+        let run_gate = RunGate::new(config.max_active_runs);
         let bus_for_backlog = bus.clone();
         let dispatch = Arc::new(BusDispatch::new(bus.clone()).with_backlog(backlog.clone()));
         let outbox_wake = Arc::new(Notify::new());
@@ -139,6 +146,7 @@ impl Pipeline {
                     bus.clone(),
                     outbox_wake.clone(),
                     config.shared.is_some(),
+                    run_gate.clone(),
                 )),
                 bus,
                 store,
@@ -149,6 +157,7 @@ impl Pipeline {
                 stop: stop_sender,
                 outbox_wake: outbox_wake.clone(),
                 backlog: backlog.clone(),
+                run_gate,
             }),
         };
         tokio::spawn(watch_backlog(backlog, bus_for_backlog, stop.clone()));
@@ -186,6 +195,11 @@ impl Pipeline {
     /// The events waiting for the slowest sensor, as last measured, and the limit.
     pub fn backlog(&self) -> (u64, u64) {
         (self.inner.backlog.depth(), self.inner.backlog.limit())
+    }
+
+    /// Runs in progress against their limit: set it from whoever drives the runs.
+    pub fn run_gate(&self) -> &Arc<RunGate> {
+        &self.inner.run_gate
     }
 
     /// Wakes the outbox (tests and the API use it after settling things by hand).

@@ -28,6 +28,7 @@ use switchyard_store::ledger::{Consumed, Consumption, EventLedger, NewFiring, Se
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::backlog::RunGate;
 use crate::cloudevent::{CloudEvent, subject};
 use crate::triggers::{Action, FiringPayload, RateLimit, Retry};
 
@@ -57,24 +58,28 @@ pub struct Sensors {
     bus: Arc<dyn EventBus>,
     outbox: Arc<Notify>,
     shared: bool,
+    run_gate: Arc<RunGate>,
     runners: HashMap<(String, String), Runner>,
     problems: Vec<SensorProblem>,
 }
 
 impl Sensors {
     /// `shared`: other processes run replicas of the same sensors (see
-    /// [`crate::pipeline::PipelineConfig::shared`]).
+    /// [`crate::pipeline::PipelineConfig::shared`]). Sensors with a trigger that starts runs
+    /// wait at `run_gate` before each event.
     pub fn new(
         ledger: Arc<dyn EventLedger>,
         bus: Arc<dyn EventBus>,
         outbox: Arc<Notify>,
         shared: bool,
+        run_gate: Arc<RunGate>,
     ) -> Self {
         Sensors {
             ledger,
             bus,
             outbox,
             shared,
+            run_gate,
             runners: HashMap::new(),
             problems: Vec::new(),
         }
@@ -226,6 +231,7 @@ impl Sensors {
             ledger: self.ledger.clone(),
             outbox: self.outbox.clone(),
             shared: self.shared,
+            run_gate: starts_runs(&sensor).then(|| self.run_gate.clone()),
         };
         let task = tokio::spawn(run.run(stopped));
         Ok(Runner {
@@ -262,12 +268,34 @@ struct SensorRun {
     /// Replicas in other processes consume from the same durable consumer (one delivery in
     /// flight across all of them), so the state kept here may be behind the ledger's.
     shared: bool,
+    /// Set when a trigger starts runs: no event is taken while the gate is full.
+    run_gate: Option<Arc<RunGate>>,
+}
+
+/// Whether a trigger of `sensor` may start a run: an `argoWorkflow` trigger, or a `k8s`
+/// trigger (its resource may be a Workflow, known only once resolved).
+fn starts_runs(sensor: &Sensor) -> bool {
+    sensor
+        .spec
+        .triggers
+        .iter()
+        .any(|trigger| trigger.template.argo_workflow.is_some() || trigger.template.k8s.is_some())
 }
 
 impl SensorRun {
     async fn run(mut self, mut stopped: watch::Receiver<bool>) {
         tracing::info!(sensor = %self.id.path(), "sensor started");
         loop {
+            if let Some(gate) = self.run_gate.clone()
+                && let Some(reason) = gate.refusal()
+            {
+                tracing::warn!(sensor = %self.id.path(), "{reason}: the sensor takes no event until runs finish");
+                tokio::select! {
+                    () = gate.room() => {}
+                    _ = stopped.changed() => break,
+                }
+                tracing::info!(sensor = %self.id.path(), "runs finished: the sensor takes events again");
+            }
             // `conditionsReset`: wake at the next reset time while events are pending.
             let reset = self
                 .rules

@@ -13,7 +13,9 @@
 //! lost it); a body over `maxPayloadSize` is 413 before it is read (by `Content-Length`) or as
 //! soon as the limit is passed; a request that is itself a CloudEvent (binary mode `ce-id` /
 //! `ce-source` headers, or structured mode `application/cloudevents+json`) keeps its `id`,
-//! and a repeat of the same `source` + `id` is answered like the first without a second event.
+//! and a repeat of the same `source` + `id` is answered like the first without a second event;
+//! a query or form field named `$serde_json::private::RawValue` is refused (400), because the
+//! JSON library would read that event back as something else.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -563,7 +565,7 @@ fn body_value(
     if parts.method == Method::GET {
         let query = parts.uri.query().unwrap_or_default().as_bytes();
         check_signature(route, parts, query)?;
-        return Ok(form_values(query));
+        return form_body(query, "query parameter");
     }
     if parts.method != Method::POST {
         return Err(Box::new(text(
@@ -578,7 +580,7 @@ fn body_value(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if content_type == "application/x-www-form-urlencoded" {
-        return Ok(form_values(posted));
+        return form_body(posted, "form field");
     }
     serde_json::from_slice(posted).map_err(|err| {
         Box::new(
@@ -590,6 +592,27 @@ fn body_value(
                 .into_response(),
         )
     })
+}
+
+/// A query or form as the event's `body` ([`form_values`]). A field named
+/// [`switchyard_paths::RESERVED_KEY`] is refused (400): `serde_json` reads that key back as
+/// something else, so the event would be recorded but no sensor could read it.
+fn form_body(bytes: &[u8], what: &str) -> Result<Json, Box<Response>> {
+    let values = form_values(bytes);
+    if values.get(switchyard_paths::RESERVED_KEY).is_some() {
+        return Err(Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!(
+                    "the {what} `{}` is a name reserved by the JSON library; rename it",
+                    switchyard_paths::RESERVED_KEY
+                ),
+            )
+                .into_response(),
+        ));
+    }
+    Ok(values)
 }
 
 /// A query or form as Go's `url.Values` marshals it: each key (sorted) to its list of values.

@@ -1,6 +1,7 @@
 //! YAML (and JSON, a subset of YAML 1.2) text to located trees, one per document, with the
 //! safety caps: input size, nesting depth, node count after alias expansion and document
-//! count. Duplicate keys are errors; `<<` merge keys are applied.
+//! count. Duplicate keys are errors, and so is the one key `serde_json` reserves
+//! ([`switchyard_paths::RESERVED_KEY`]); `<<` merge keys are applied.
 //!
 //! The builder is iterative: it keeps an explicit stack of open collections, so hostile
 //! nesting cannot overflow the call stack, and it refuses to go deeper than
@@ -572,6 +573,15 @@ impl<'l> Builder<'l> {
             return;
         }
         map.seen.insert(key.text.clone(), key.line);
+        if key.text == switchyard_paths::RESERVED_KEY {
+            let message = format!(
+                "the key `{}` is reserved by the JSON library objects are stored with: an object \
+                 holding it could not be read back; rename it",
+                key.text
+            );
+            self.error(path, message, key.line, key.column);
+            return;
+        }
         map.entries.push(Entry { key, value: node });
     }
 

@@ -79,6 +79,37 @@ pub enum PathError {
         max: usize,
     },
 
+    /// A segment is the one key the JSON library reserves for itself ([`crate::RESERVED_KEY`]): a document
+    /// holding it is written out but cannot be read back.
+    #[error(
+        "path `{path}`: segment {segment} is `{key}`, a key reserved by the JSON library: a document holding it \
+         cannot be read back; use another key"
+    )]
+    ReservedKey {
+        /// The whole path.
+        path: String,
+        /// 1-based position of the segment.
+        segment: usize,
+        /// The key, unescaped.
+        key: String,
+    },
+
+    /// The arrays one write creates below a missing key would hold more padding `null`s, together, than allowed.
+    #[error(
+        "path `{path}`: the arrays this write creates, up to segment {segment} (`{key}`), would be padded with more \
+         than {max} nulls in all; use smaller indexes, or -1 to append"
+    )]
+    PaddingTooLarge {
+        /// The whole path.
+        path: String,
+        /// 1-based position of the segment where the padding passes the limit.
+        segment: usize,
+        /// The index as written.
+        key: String,
+        /// The most padding `null`s the arrays created by one write may hold.
+        max: usize,
+    },
+
     /// The path has more parts than [`crate::MAX_PATH_PARTS`] (GJSON walks paths recursively, one stack frame or
     /// more per part, so an unbounded path could exhaust the stack).
     #[error(

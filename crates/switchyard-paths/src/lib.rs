@@ -22,4 +22,4 @@ pub use operation::{Operation, apply_operation, to_argo_string};
 pub use read::{
     Found, JsonKind, MAX_JSON_DEPTH, MAX_PATH_PARTS, check_get_path, get, is_valid_json,
 };
-pub use write::{MAX_PAD_INDEX, Segment, delete, parse_set_path, set};
+pub use write::{MAX_PAD_INDEX, RESERVED_KEY, Segment, delete, parse_set_path, set};

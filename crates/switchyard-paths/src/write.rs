@@ -16,8 +16,9 @@
 //!   up to that index, `-1` → an array, anything else → an object.
 //!
 //! Deliberate differences, each an error where SJSON would do something surprising: an empty path or segment, a
-//! trailing lone `\`, and unescaped GJSON query characters (`|#@*?`, with which SJSON only replaces values a GJSON
-//! query already finds, silently doing nothing otherwise). Padding stops at [`MAX_PAD_INDEX`] and a path has at
+//! trailing lone `\`, the one key `serde_json` reserves ([`RESERVED_KEY`]), and unescaped GJSON query characters
+//! (`|#@*?`, with which SJSON only replaces values a GJSON query already finds, silently doing nothing otherwise).
+//! Padding stops at [`MAX_PAD_INDEX`] (per index, and in all for the arrays one write creates) and a path has at
 //! most [`MAX_PATH_PARTS`] segments. Every other character of a key is literal (SJSON passes a key to GJSON for
 //! the lookup, so a key starting with `[`, `{` or `!` can be misread there and duplicated; not here).
 
@@ -25,8 +26,15 @@ use crate::PathError;
 use crate::read::{MAX_PATH_PARTS, path_parts};
 use serde_json::{Map, Value};
 
+/// The object key `serde_json` reserves for its raw values (`serde_json::value::RawValue`). With that feature on
+/// (the web framework turns it on), reading `{"$serde_json::private::RawValue": ...}` as a `Value` does not give
+/// back an object with that key: it fails, or gives the value the string holds. A write never creates it.
+pub const RESERVED_KEY: &str = "$serde_json::private::RawValue";
+
 /// The largest array index a write may pad up to with `null`s (SJSON has no limit; one huge index in a `dest`
-/// would otherwise allocate without bound). Replacing an existing element has no limit.
+/// would otherwise allocate without bound). Replacing an existing element has no limit. The arrays one write
+/// creates below a missing key hold at most this many padding `null`s in all, so that a path of many large
+/// indexes cannot multiply it.
 pub const MAX_PAD_INDEX: usize = 100_000;
 
 /// One segment of an SJSON path, unescaped.
@@ -114,6 +122,13 @@ pub fn parse_set_path(path: &str) -> Result<Vec<Segment>, PathError> {
                         segment: segments.len() + 1,
                     });
                 }
+                if key == RESERVED_KEY {
+                    return Err(PathError::ReservedKey {
+                        path: path.to_owned(),
+                        segment: segments.len() + 1,
+                        key,
+                    });
+                }
                 segments.push(Segment {
                     key: std::mem::take(&mut key),
                     force_key,
@@ -187,6 +202,20 @@ fn child<'a>(node: &'a mut Value, segment: &Segment, slot: Slot) -> &'a mut Valu
 /// SJSON's `appendBuild`: the value to put under `segments[from - 1]`, wrapping `value` in the containers that
 /// `segments[from..]` name.
 fn build(path: &str, segments: &[Segment], from: usize, value: Value) -> Result<Value, PathError> {
+    let mut padded = 0usize;
+    for (offset, segment) in segments.iter().enumerate().skip(from) {
+        if let Some(index) = segment.index() {
+            padded = padded.saturating_add(checked_pad(path, offset, segment, index)?);
+            if padded > MAX_PAD_INDEX {
+                return Err(PathError::PaddingTooLarge {
+                    path: path.to_owned(),
+                    segment: offset + 1,
+                    key: segment.key.clone(),
+                    max: MAX_PAD_INDEX,
+                });
+            }
+        }
+    }
     let mut built = value;
     for (offset, segment) in segments.iter().enumerate().skip(from).rev() {
         built = if let Some(index) = segment.index() {

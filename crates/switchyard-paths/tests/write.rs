@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use switchyard_paths::{
-    MAX_PAD_INDEX, MAX_PATH_PARTS, PathError, Segment, delete, parse_set_path, set,
+    MAX_PAD_INDEX, MAX_PATH_PARTS, PathError, RESERVED_KEY, Segment, delete, parse_set_path, set,
 };
 
 /// `(document, path, value, expected document)`; `""` as the document is SJSON's empty document (`null` here).
@@ -623,5 +623,91 @@ fn deleting() {
             key: "*".to_owned(),
             character: '*',
         })
+    );
+}
+
+/// Found by the `sjson_write` fuzz target (`fuzz/`): a `dest` naming `serde_json`'s reserved key wrote a document
+/// that could not be read back as JSON, so the resolved trigger resource could not be stored. The input is the
+/// fuzzer's, as it found it: `knobs \0 document \0 dest \0 value`.
+#[test]
+fn the_key_serde_json_reserves_is_refused() {
+    let input = include_bytes!("fuzz/sjson-reserved-key.bin");
+    let mut parts = input.splitn(4, |&b| b == 0).skip(1);
+    let mut part = || std::str::from_utf8(parts.next().unwrap()).unwrap();
+    let (document, dest, value) = (part(), part(), part());
+    assert_eq!(dest, "spec.$serde_json::private::RawValue");
+
+    let mut doc: Value = serde_json::from_str(document).unwrap();
+    let before = doc.clone();
+    let err = set(&mut doc, dest, Value::String(value.to_owned())).unwrap_err();
+    assert_eq!(
+        err,
+        PathError::ReservedKey {
+            path: dest.to_owned(),
+            segment: 2,
+            key: RESERVED_KEY.to_owned(),
+        }
+    );
+    assert_eq!(doc, before);
+    assert_eq!(
+        err.to_string(),
+        "path `spec.$serde_json::private::RawValue`: segment 2 is `$serde_json::private::RawValue`, a key reserved \
+         by the JSON library: a document holding it cannot be read back; use another key"
+    );
+    // Forced keys and escapes name the same key; `parse_set_path` (manifest validation) refuses them too.
+    for dest in [
+        "a.:$serde_json::private::RawValue",
+        r"$serde_json::private::Raw\Value.b",
+    ] {
+        assert!(
+            matches!(parse_set_path(dest), Err(PathError::ReservedKey { .. })),
+            "{dest}"
+        );
+    }
+    // Any other key that merely looks like it is written.
+    let mut doc = Value::Null;
+    set(
+        &mut doc,
+        "$serde_json::private::RawValues",
+        Value::Bool(true),
+    )
+    .unwrap();
+}
+
+/// Each index was under the limit, but the arrays one write created were padded with up to 128 × 100,000 `null`s:
+/// a 900-byte `dest` took 2 GiB in the `sjson_write` fuzz target (reported as out-of-memory at `-rss_limit_mb=2048`)
+/// and about 1 GiB in a release build.
+#[test]
+fn padding_is_capped_in_all_for_one_write() {
+    let max = MAX_PAD_INDEX.to_string();
+    let dest = vec![max.as_str(); MAX_PATH_PARTS].join(".");
+    let mut doc = Value::Null;
+    let err = set(&mut doc, &dest, Value::String("x".into())).unwrap_err();
+    // The first segment pads the array that replaces `null` (each index is capped on its own); the arrays built
+    // below it share the limit.
+    assert_eq!(
+        err,
+        PathError::PaddingTooLarge {
+            path: dest.clone(),
+            segment: 3,
+            key: max.clone(),
+            max: MAX_PAD_INDEX,
+        }
+    );
+    assert_eq!(doc, Value::Null);
+    assert!(
+        err.to_string().ends_with(&format!(
+            "segment 3 (`{max}`), would be padded with more than {MAX_PAD_INDEX} nulls in all; use smaller \
+             indexes, or -1 to append"
+        )),
+        "{err}"
+    );
+    // Up to the limit in all is written, however it is split.
+    let half = (MAX_PAD_INDEX / 2).to_string();
+    let mut doc = Value::Null;
+    set(&mut doc, &format!("a.{half}.{half}"), Value::Bool(true)).unwrap();
+    assert_eq!(
+        doc["a"][MAX_PAD_INDEX / 2][MAX_PAD_INDEX / 2],
+        Value::Bool(true)
     );
 }

@@ -78,6 +78,9 @@ pub struct ServerConfig {
     /// Events waiting for the slowest sensor at which webhook events and orders are refused
     /// with 429 and `Retry-After` (0: never).
     pub max_event_backlog: u64,
+    /// Runs in progress at which sensors that start runs stop taking events and submits are
+    /// refused with 429 (0: never); see [`switchyard_events::backlog::RunGate`].
+    pub max_active_runs: u64,
 }
 
 /// The parts of the platform a process runs (`switchyard up --role`). Several processes
@@ -232,6 +235,7 @@ impl ServerConfig {
             node_labels: BTreeMap::new(),
             roles: Roles::ALL,
             max_event_backlog: switchyard_events::backlog::DEFAULT_MAX_BACKLOG,
+            max_active_runs: switchyard_events::backlog::DEFAULT_MAX_ACTIVE_RUNS,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod lease;
+pub mod load;
 pub mod object_logs;
 pub mod orders;
 pub mod routes;
@@ -289,6 +290,8 @@ pub async fn run(
         AdminToken::Existing { .. } => tracing::warn!("{}", admin_token.announcement()),
     }
 
+    let (stop_load, stop_load_rx) = tokio::sync::watch::channel(false);
+    let load = tokio::spawn(load::share_active_runs(state.clone(), stop_load_rx));
     let upkeep = {
         let metrics = state.metrics().clone();
         tokio::spawn(async move {
@@ -334,6 +337,8 @@ pub async fn run(
         let _ = leader.await;
     }
     upkeep.abort();
+    let _ = stop_load.send(true);
+    let _ = load.await;
     worker_state.stop_worker().await;
     pipeline.shutdown().await;
     served.map_err(Error::Serve)?;

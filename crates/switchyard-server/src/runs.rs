@@ -38,6 +38,17 @@ pub async fn submit(
     let Path(ns) = path.map_err(path_rejection)?;
     check_namespace(&ns)?;
     let Json(req) = body.map_err(json_rejection)?;
+    if !req.dry_run
+        && let Some(reason) = state.pipeline().run_gate().refusal()
+    {
+        let mut err = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            switchyard_api::ErrorCode::Unavailable,
+            format!("the workflow was not submitted: {reason}"),
+        );
+        err.retry_after = Some(1);
+        return Err(err);
+    }
     let parameters = parse_pairs(&req.parameters, "parameters")?;
     let options = SubmitOptions {
         name: req.name.clone(),

@@ -437,6 +437,7 @@ pub async fn event_pipeline(
                 holder: holder.to_owned(),
             }),
             max_backlog: config.max_event_backlog,
+            max_active_runs: config.max_active_runs,
         },
         store.clone(),
         ledger,

@@ -2,9 +2,10 @@
 //!
 //! **Slow runs.** Each event starts a run of one step that sleeps 1 s, and the server runs
 //! one step at a time (`--max-parallel-steps 1`): about one run a second. The load sends ten
-//! events a second. The scenario samples the server's RSS and `/metrics` every second and the
-//! backlog (accepted events minus finished runs) every few seconds, and records what the
-//! webhook answers as the backlog grows: a 429 or 503 at some depth if the product limits it.
+//! events a second. The stated depth is `--max-active-runs` plus `--max-event-backlog`: at the
+//! first the sensor stops taking events, at the second the webhook answers 429. The scenario
+//! samples the server's RSS and `/metrics` every second and the backlog (accepted events minus
+//! finished runs) every few seconds, then waits for every accepted event's run to finish.
 //! The sensor log (at debug level) tells how often an event was delivered again.
 //!
 //! **Slow sensor.** The sensor's own work is slow (a Lua filter costing a few hundred ms an
@@ -19,7 +20,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::api::metric_sum;
-use crate::checker::{RunView, check};
+use crate::checker::RunView;
 use crate::load::{Load, LoadSpec, Tally, millis};
 use crate::manifests::NAMESPACE;
 use crate::scenarios::{Chaos, start};
@@ -56,9 +57,19 @@ async fn slow_runs(ctx: &Ctx, dir: &Path, report: &mut ScenarioReport) -> Result
     std::fs::create_dir_all(dir)?;
     let produce_for = Duration::from_secs(if ctx.short { 20 } else { 180 });
     let rate = 10.0;
+    // Both limits small enough that the runs behind them finish (one a second) in the drain.
+    let (max_active, max_events) = if ctx.short { (10, 10) } else { (100, 100) };
+    let stated = max_active + max_events;
     let spec = ctx
         .server(dir)
-        .with_args(["--max-parallel-steps", "1"])
+        .with_args([
+            "--max-parallel-steps".to_owned(),
+            "1".to_owned(),
+            "--max-active-runs".to_owned(),
+            max_active.to_string(),
+            "--max-event-backlog".to_owned(),
+            max_events.to_string(),
+        ])
         .with_env("SWITCHYARD_LOG", "info,switchyard_events::sensors=debug");
     let mut server = start(&spec).await?;
     let api = server.api();
@@ -115,10 +126,9 @@ async fn slow_runs(ctx: &Ctx, dir: &Path, report: &mut ScenarioReport) -> Result
     }
     let (attempts, _) = load.stop().await;
     let tally = Tally::of(&attempts);
-    // Give the sensor a moment to turn the last events into runs.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stopped_rss = server.rss_bytes().unwrap_or(0);
+    max_rss = max_rss.max(stopped_rss);
     let runs: Vec<RunView> = api.runs(NAMESPACE).await?.iter().map(RunView::of).collect();
-    let verdict = check(&tally.sent, &tally.accepted, &runs, None);
     let finished = runs.iter().filter(|r| r.finished()).count();
     let mut phases: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for r in &runs {
@@ -131,6 +141,10 @@ async fn slow_runs(ctx: &Ctx, dir: &Path, report: &mut ScenarioReport) -> Result
     }
     let backlog = tally.ok().saturating_sub(finished);
     max_depth = max_depth.max(backlog);
+    // What was accepted runs, one a second, behind the limits.
+    let drain = Duration::from_secs(stated as u64 * 2 + 60);
+    let (verdict, waited) =
+        crate::checker::settle(&api, NAMESPACE, &tally.sent, &tally.accepted, None, drain).await?;
     let end_rss = server.rss_bytes().unwrap_or(0);
     max_rss = max_rss.max(end_rss);
     let log = std::fs::read_to_string(&spec.log).unwrap_or_default();
@@ -147,8 +161,18 @@ async fn slow_runs(ctx: &Ctx, dir: &Path, report: &mut ScenarioReport) -> Result
     report.figure("answers", &tally.answers);
     report.figure("RSS idle (MiB)", mib(idle_rss));
     report.figure("RSS max (MiB)", mib(max_rss));
-    report.figure("RSS at the end (MiB)", mib(end_rss));
-    report.figure("backlog at the end (accepted − finished runs)", backlog);
+    report.figure("--max-active-runs", max_active);
+    report.figure("--max-event-backlog", max_events);
+    report.figure("RSS when the load stopped (MiB)", mib(stopped_rss));
+    report.figure("RSS after the drain (MiB)", mib(end_rss));
+    report.figure(
+        "backlog when the load stopped (accepted − finished runs)",
+        backlog,
+    );
+    report.figure(
+        "drain after the load stopped (s)",
+        crate::scenarios::secs(waited),
+    );
     report.figure("runs created", runs.len());
     report.figure("runs by phase when the load stopped", &phases);
     report.figure(
@@ -174,13 +198,20 @@ async fn slow_runs(ctx: &Ctx, dir: &Path, report: &mut ScenarioReport) -> Result
     let limit = depth_at_first_refusal
         .as_ref()
         .map(|(d, label)| format!("{label} at backlog ~{d}"));
+    let refusals = tally.count("429+Retry-After");
+    let without_retry_after = tally.count("429") - refusals;
     report.check(
-        "webhook refuses (429/503) as runs back up",
-        "a 429 or 503 once the backlog is deep",
-        limit.clone().unwrap_or(format!(
-            "none: 2xx to every event, backlog up to {max_depth}"
-        )),
-        limit.is_some(),
+        "429 + Retry-After at the stated depth",
+        format!("429 once ~{stated} events wait (runs in progress + events on the bus), each with Retry-After"),
+        limit.clone().map_or(
+            format!("none: 2xx to every event, backlog up to {max_depth}"),
+            |l| format!("{l}; {refusals} × 429+Retry-After, {without_retry_after} without; backlog at most {max_depth}"),
+        ),
+        depth_at_first_refusal
+            .as_ref()
+            .is_some_and(|(d, _)| *d <= stated * 2)
+            && max_depth <= stated * 2
+            && without_retry_after == 0,
     );
     if limit.is_none() {
         report.finding(format!(
@@ -199,6 +230,7 @@ async fn slow_runs(ctx: &Ctx, dir: &Path, report: &mut ScenarioReport) -> Result
     report.check_zero("lost (2xx without a run)", &verdict.lost);
     let dups: Vec<String> = verdict.duplicates.keys().cloned().collect();
     report.check_zero("duplicated (runs per event > 1)", &dups);
+    report.check_zero("stuck (unfinished at the deadline)", &verdict.stuck);
     report.figure("slowest webhook answer (ms)", tally.slowest_ms);
     report.check(
         "server serving at the end",

@@ -20,7 +20,11 @@
 //! [`MAX_DEPTH`] nested brackets, [`MAX_OPERATORS`] operators and [`MAX_CONDITIONALS`]
 //! `?`/`??` (expr-lang parses and evaluates recursively), [`MAX_VARIABLE_REFERENCES`], and a
 //! per-evaluation budget on predicate functions and built strings (see `budget`). The largest
-//! accepted input runs within 512 KiB of stack in a debug build.
+//! accepted input runs within 512 KiB of stack in a debug build. Parsing is bounded too: the
+//! parser backtracks, and some short texts (brackets nested under the depth limit, a few dozen
+//! bytes) made it try exponentially many alternatives, seconds to minutes of CPU; at most
+//! [`MAX_PARSER_STEPS`] steps are allowed per parse (about 10 ms), ten times what the largest
+//! accepted expressions need.
 //!
 //! Around expr-lang 2.1's own defects, the text is rewritten before parsing (see `scan`): map
 //! literals become calls of an internal `dict` function (expr-lang keeps only literal values:
@@ -65,11 +69,30 @@ pub const MAX_OPERATORS: usize = 256;
 pub const MAX_VARIABLE_REFERENCES: usize = 256;
 /// Most `?` / `??` in one expression (the parser recurses on each).
 pub const MAX_CONDITIONALS: usize = 64;
+/// Most parser steps (pest's counted calls) one parse may take. A 16 KiB string literal, or
+/// an expression at the operator limit, takes under 100,000.
+pub const MAX_PARSER_STEPS: usize = 1_000_000;
+
+/// Bounds the parser's work. pest's limit is process-wide and only expr-lang parses with pest
+/// in Switchyard; it is set before the first parse.
+fn limit_parser_steps() {
+    static LIMIT: std::sync::Once = std::sync::Once::new();
+    LIMIT.call_once(|| pest::set_call_limit(std::num::NonZeroUsize::new(MAX_PARSER_STEPS)));
+}
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(functions::environment);
 
 fn expr_error(expression: &str, e: &expr::Error) -> Error {
     let text = e.to_string();
+    if text.contains("call limit reached") {
+        return Error::Expr {
+            expression: expression.to_string(),
+            message: format!(
+                "the expression is too hard to parse (more than {MAX_PARSER_STEPS} parser steps, \
+                 usually from brackets that are not closed); check its brackets"
+            ),
+        };
+    }
     // pest writes a multi-line report; keep its location and its last line.
     let message = match (
         text.lines().find_map(|l| l.trim().strip_prefix("--> ")),
@@ -196,6 +219,7 @@ fn prepare(expression: &str, clock: bool) -> Result<Prepared, Error> {
     let (alias_edits, aliases) = scan::keyword_prefixed_identifiers(&tokens, ALIAS_PREFIX);
     edits.extend(alias_edits);
     let rewritten = scan::apply_edits(expression, edits);
+    limit_parser_steps();
     let program = guarded(expression, || expr::compile(&rewritten))?;
     Ok(Prepared { program, aliases })
 }
