@@ -227,6 +227,33 @@ impl Controller {
         Ok(())
     }
 
+    /// A run that may or may not have been stored (its write failed in a way that leaves
+    /// the outcome unknown) is driven if it was: in the background, until the store answers,
+    /// the run is adopted here or handed to the process driving the runs. Adopting finds
+    /// nothing to do when the run was not stored or already has its actor.
+    fn drive_if_stored(&self, key: ObjectKey) {
+        if let Some(inbox) = self.inbox() {
+            hand_over(inbox, key);
+            return;
+        }
+        let controller = self.clone();
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(200);
+            loop {
+                match controller.adopt(&key).await {
+                    Ok(()) => return,
+                    // Another process drives the runs now: it takes over the stored ones.
+                    Err(ControllerError::Unavailable(_)) if !controller.is_driving() => return,
+                    Err(e) => {
+                        warn!(workflow = %key, error = %e, "cannot tell yet whether the run was stored; looking again");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        });
+    }
+
     /// Takes over every unfinished run in the store (see [`Controller::start`]).
     pub async fn recover(&self) -> Result<(), ControllerError> {
         let controller = self;
@@ -422,6 +449,13 @@ impl Controller {
             let object = match self.shared.store.put(put).await {
                 Ok(outcome) => outcome.into_object(),
                 Err(StoreError::AlreadyExists { .. }) if explicit.is_none() => continue,
+                Err(e) if e.is_retryable() => {
+                    // The write may have been committed all the same (the connection broke
+                    // while committing): the caller hears it failed, and a run stored this
+                    // way would have no actor. Look again once the store answers.
+                    self.drive_if_stored(ObjectKey::new(Kind::Workflow, namespace, name));
+                    return Err(e.into());
+                }
                 Err(e) => return Err(e.into()),
             };
             state.uid = object.uid.clone();

@@ -324,6 +324,8 @@ impl RunActor {
     /// Writes the status (and the logs), retrying while the store is unavailable.
     async fn write(&mut self, logs: Vec<StepLog>) -> Result<(), StoreError> {
         let mut pause = Duration::from_millis(50);
+        // Whether an earlier attempt failed in a way that may have committed it all the same.
+        let mut maybe_written = false;
         loop {
             let status = record::status_of(&self.state).map_err(|e| StoreError::Internal {
                 reason: format!("cannot serialize the run's status: {e}"),
@@ -341,29 +343,61 @@ impl RunActor {
             };
             match written {
                 Ok(object) => {
-                    self.resource_version = object.resource_version;
-                    self.unwritten_since = None;
-                    let phase = self.state.status.phase;
-                    if phase != self.phase {
-                        metrics::phase_changed(Some(self.phase), phase);
-                        if phase.is_finished() {
-                            info!(
-                                phase = phase.as_str(),
-                                message = self.state.status.message.as_deref().unwrap_or(""),
-                                "run finished"
-                            );
-                        }
-                        self.phase = phase;
-                    }
+                    self.written(object.resource_version);
                     return Ok(());
                 }
                 Err(e) if e.is_retryable() => {
                     warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "cannot write the run's status; retrying");
+                    maybe_written = true;
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(WRITE_RETRY_MAX_PAUSE);
                 }
+                Err(conflict @ StoreError::Conflict { .. }) if maybe_written => {
+                    // The earlier attempt was committed after all (the connection broke while
+                    // committing) when the stored status is the one written; anything else
+                    // means another writer.
+                    let status = record::status_of(&self.state).ok();
+                    match self.shared.store.get(&self.key).await {
+                        Ok(Some(stored))
+                            if status.is_some() && stored.body.get("status") == status.as_ref() =>
+                        {
+                            info!("the status write that seemed to fail had been committed");
+                            self.written(stored.resource_version);
+                            return Ok(());
+                        }
+                        Ok(Some(_)) => return Err(conflict),
+                        Ok(None) => {
+                            return Err(StoreError::NotFound {
+                                key: self.key.clone(),
+                            });
+                        }
+                        Err(e) if e.is_retryable() => {
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(WRITE_RETRY_MAX_PAUSE);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// The status as it is now was stored with `resource_version`.
+    fn written(&mut self, resource_version: u64) {
+        self.resource_version = resource_version;
+        self.unwritten_since = None;
+        let phase = self.state.status.phase;
+        if phase != self.phase {
+            metrics::phase_changed(Some(self.phase), phase);
+            if phase.is_finished() {
+                info!(
+                    phase = phase.as_str(),
+                    message = self.state.status.message.as_deref().unwrap_or(""),
+                    "run finished"
+                );
+            }
+            self.phase = phase;
         }
     }
 

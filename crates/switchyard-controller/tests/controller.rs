@@ -936,3 +936,186 @@ fn the_default_node_is_this_machine() {
     assert_eq!(labels["kubernetes.io/os"], labels["beta.kubernetes.io/os"]);
     assert!(labels.contains_key("kubernetes.io/arch"));
 }
+
+/// A store whose next armed write is committed and then reported as failed, as when the
+/// connection to the database breaks while the commit is on its way.
+struct CommitThenBreak {
+    inner: Arc<dyn Store>,
+    /// Break after committing the next `put` of a Workflow.
+    put: std::sync::atomic::AtomicBool,
+    /// Break after committing the next status write that makes the run Running.
+    running_status: std::sync::atomic::AtomicBool,
+}
+
+fn broke() -> switchyard_store::StoreError {
+    switchyard_store::StoreError::Unavailable {
+        reason: "the connection broke while committing".into(),
+    }
+}
+
+impl CommitThenBreak {
+    fn around(inner: Arc<dyn Store>) -> Arc<CommitThenBreak> {
+        Arc::new(CommitThenBreak {
+            inner,
+            put: false.into(),
+            running_status: false.into(),
+        })
+    }
+
+    fn take(flag: &std::sync::atomic::AtomicBool) -> bool {
+        flag.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Store for CommitThenBreak {
+    async fn put(
+        &self,
+        req: PutRequest,
+    ) -> Result<switchyard_store::PutOutcome, switchyard_store::StoreError> {
+        let workflow = req.kind == Kind::Workflow;
+        let outcome = self.inner.put(req).await?;
+        if workflow && Self::take(&self.put) {
+            return Err(broke());
+        }
+        Ok(outcome)
+    }
+    async fn put_many(
+        &self,
+        reqs: Vec<PutRequest>,
+    ) -> Result<Vec<switchyard_store::PutOutcome>, switchyard_store::StoreError> {
+        self.inner.put_many(reqs).await
+    }
+    async fn get(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<switchyard_store::StoredObject>, switchyard_store::StoreError> {
+        self.inner.get(key).await
+    }
+    async fn list(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+    ) -> Result<Vec<switchyard_store::StoredObject>, switchyard_store::StoreError> {
+        self.inner.list(kind, namespace).await
+    }
+    async fn delete(
+        &self,
+        key: &ObjectKey,
+        precondition: switchyard_store::Precondition,
+    ) -> Result<Option<switchyard_store::StoredObject>, switchyard_store::StoreError> {
+        self.inner.delete(key, precondition).await
+    }
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, switchyard_store::StoreError> {
+        self.inner.get_meta(key).await
+    }
+    async fn put_meta(&self, key: &str, value: &str) -> Result<(), switchyard_store::StoreError> {
+        self.inner.put_meta(key, value).await
+    }
+    async fn delete_meta(&self, key: &str) -> Result<(), switchyard_store::StoreError> {
+        self.inner.delete_meta(key).await
+    }
+    async fn put_status(
+        &self,
+        update: switchyard_store::StatusUpdate,
+    ) -> Result<switchyard_store::StoredObject, switchyard_store::StoreError> {
+        let running = update.status["phase"] == "Running";
+        let object = self.inner.put_status(update).await?;
+        if running && Self::take(&self.running_status) {
+            return Err(broke());
+        }
+        Ok(object)
+    }
+    async fn put_status_fenced(
+        &self,
+        update: switchyard_store::StatusUpdate,
+        fence: &switchyard_store::Fence,
+    ) -> Result<switchyard_store::StoredObject, switchyard_store::StoreError> {
+        self.inner.put_status_fenced(update, fence).await
+    }
+    async fn step_log(
+        &self,
+        key: &ObjectKey,
+        step: &str,
+    ) -> Result<Option<String>, switchyard_store::StoreError> {
+        self.inner.step_log(key, step).await
+    }
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<
+        Result<switchyard_store::Lease, switchyard_store::Lease>,
+        switchyard_store::StoreError,
+    > {
+        self.inner.acquire_lease(name, holder, ttl).await
+    }
+    async fn release_lease(
+        &self,
+        name: &str,
+        holder: &str,
+    ) -> Result<(), switchyard_store::StoreError> {
+        self.inner.release_lease(name, holder).await
+    }
+}
+
+/// A submit whose write was committed although the store reported it failed: the caller
+/// hears of the failure, and the run that was stored all the same is driven to its end
+/// (not left Pending with nobody to start it).
+#[tokio::test]
+async fn a_run_stored_by_a_submit_that_seemed_to_fail_is_driven() {
+    let env = env();
+    let store = CommitThenBreak::around(env.store.clone());
+    let c = Controller::start(
+        store.clone(),
+        env.runner.clone(),
+        ControllerConfig::default(),
+    )
+    .await
+    .unwrap();
+    store.put.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut wf = diamond();
+    wf.metadata.generate_name = None;
+    wf.metadata.name = Some("seemed-to-fail".into());
+    let err = c
+        .submit("default", wf, SubmitOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("broke while committing"), "{err}");
+    let state = wait_phase(&env.store, "seemed-to-fail").await;
+    assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+    let starts = env.runner.total_starts();
+    assert_eq!(starts.len(), 4, "each step once: {starts:?}");
+    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+}
+
+/// A status write committed although the store reported it failed: the retry finds the
+/// run changed, sees the change is its own, and the run goes on in the same actor.
+#[tokio::test]
+async fn a_status_write_that_seemed_to_fail_but_was_committed_is_not_a_conflict() {
+    let env = env();
+    let store = CommitThenBreak::around(env.store.clone());
+    let c = Controller::start(
+        store.clone(),
+        env.runner.clone(),
+        ControllerConfig::default(),
+    )
+    .await
+    .unwrap();
+    store
+        .running_status
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let name = submit(&c, diamond()).await;
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+    assert!(
+        !store
+            .running_status
+            .load(std::sync::atomic::Ordering::SeqCst),
+        "the armed write happened"
+    );
+    let starts = env.runner.total_starts();
+    assert_eq!(starts.len(), 4, "each step once: {starts:?}");
+    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+}
