@@ -13,14 +13,16 @@ pub mod types;
 
 pub use error::{ErrorBody, ErrorCode, ErrorType};
 pub use routes::{
-    API_PREFIX, APPLY_PATH, HEALTHZ_PATH, METRICS_PATH, REVEAL_PARAM, kind_from_plural, list_path,
-    object_path, object_ref,
+    API_PREFIX, APPLY_PATH, CONTINUE_PARAM, HEALTHZ_PATH, LIMIT_PARAM, METRICS_PATH, REVEAL_PARAM,
+    kind_from_plural, list_path, object_path, object_ref,
 };
 pub use runs::{
     LogEntry, LogQuery, RunAction, RunActionRequest, SubmitRequest, SubmitResponse,
     run_action_path, run_log_path, workflows_path,
 };
-pub use types::{Action, ApplyRequest, ApplyResponse, ApplyResult, ObjectList, SourceText};
+pub use types::{
+    Action, ApplyRequest, ApplyResponse, ApplyResult, ListMeta, ObjectList, SourceText,
+};
 
 /// The value that replaces every Secret value in responses unless the caller asks to reveal it.
 pub const REDACTED: &str = "<redacted>";

@@ -7,6 +7,7 @@
 //! POST   /api/v1/apply
 //! GET    /api/v1/{plural}                           every namespace (or cluster-scoped kinds)
 //! GET    /api/v1/namespaces/{ns}/{plural}
+//!        lists take ?limit=N&continue=TOKEN: a page, and `metadata.continue` names the next
 //! GET    /api/v1/namespaces/{ns}/{plural}/{name}    also DELETE
 //! GET    /api/v1/{plural}/{name}                    cluster-scoped kinds; also DELETE
 //! ```
@@ -20,6 +21,13 @@ pub const APPLY_PATH: &str = "/api/v1/apply";
 
 /// The query parameter that asks for Secret values in clear (`?reveal=true`).
 pub const REVEAL_PARAM: &str = "reveal";
+
+/// The query parameter that asks a list for one page of at most this many objects
+/// (`?limit=N`; Argo's `listOptions.limit` is taken too; 0 or absent: every object).
+pub const LIMIT_PARAM: &str = "limit";
+/// The query parameter that asks for the page after the one whose `metadata.continue` this is
+/// (`?continue=TOKEN`; Argo's `listOptions.continue` is taken too).
+pub const CONTINUE_PARAM: &str = "continue";
 
 /// The collection of `kind`: in `namespace`, or across every namespace when `None`.
 /// Cluster-scoped kinds ignore the namespace.

@@ -89,7 +89,25 @@ pub struct ApplyResponse {
 pub struct ObjectList {
     pub api_version: String,
     pub kind: String,
+    /// Present on a page that has a next one.
+    #[serde(default, skip_serializing_if = "ListMeta::is_empty")]
+    pub metadata: ListMeta,
     pub items: Vec<serde_json::Value>,
+}
+
+/// A list's `metadata`, as Kubernetes has it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMeta {
+    /// Ask with `?continue=` this for the next page; absent on the last page.
+    #[serde(default, rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
+}
+
+impl ListMeta {
+    pub fn is_empty(&self) -> bool {
+        self.continue_token.is_none()
+    }
 }
 
 impl ObjectList {
@@ -97,7 +115,18 @@ impl ObjectList {
         ObjectList {
             api_version: "v1".to_owned(),
             kind: "List".to_owned(),
+            metadata: ListMeta::default(),
             items,
+        }
+    }
+
+    /// A page of a list: `next` is the token that asks for the page after it.
+    pub fn page(items: Vec<serde_json::Value>, next: Option<String>) -> Self {
+        ObjectList {
+            metadata: ListMeta {
+                continue_token: next,
+            },
+            ..ObjectList::new(items)
         }
     }
 }

@@ -137,19 +137,28 @@ impl Api {
             .ok_or_else(|| anyhow!("the submit answer names no run: {}", answer.body))
     }
 
-    /// Every run of `namespace`, as Workflow objects.
+    /// Every run of `namespace`, as Workflow objects, read in pages of 500.
     pub async fn runs(&self, namespace: &str) -> Result<Vec<Value>> {
-        let answer = self
-            .call(
-                Method::GET,
-                &format!("/api/v1/namespaces/{namespace}/workflows"),
-                None,
-            )
-            .await?;
-        if answer.status != 200 {
-            bail!("listing runs answered {}: {}", answer.status, answer.body);
+        let mut runs = Vec::new();
+        let mut path = format!("/api/v1/namespaces/{namespace}/workflows?limit=500");
+        loop {
+            let mut answer = self.call(Method::GET, &path, None).await?;
+            if answer.status != 200 {
+                bail!("listing runs answered {}: {}", answer.status, answer.body);
+            }
+            if let Some(items) = answer.body["items"].as_array_mut() {
+                runs.append(items);
+            }
+            match answer.body["metadata"]["continue"].as_str() {
+                Some(token) => {
+                    path = format!(
+                        "/api/v1/namespaces/{namespace}/workflows?limit=500&continue={}",
+                        form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+                    );
+                }
+                None => return Ok(runs),
+            }
         }
-        Ok(answer.body["items"].as_array().cloned().unwrap_or_default())
     }
 
     /// One run as a Workflow object.

@@ -648,6 +648,10 @@ pub struct ListArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub older: Option<std::time::Duration>,
 
+    /// Read the runs from the server this many at a time (0: all in one answer).
+    #[arg(long, value_name = "N", default_value_t = crate::client::LIST_CHUNK)]
+    pub chunk_size: usize,
+
     /// Output format [default: a table]; `name` prints bare run names.
     #[arg(short, long, value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,

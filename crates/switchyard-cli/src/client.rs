@@ -19,6 +19,8 @@ use crate::logs::LineSplitter;
 
 /// How long one request may take, except log streams (which stay open while a run runs).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// Objects per page when the CLI reads a whole list ([`Client::list`]).
+pub const LIST_CHUNK: usize = 500;
 
 /// Where the token came from, for messages when the server refuses it.
 #[derive(Debug, Clone)]
@@ -82,6 +84,42 @@ impl Client {
             &[]
         };
         self.send::<(), T>(Method::GET, path, query, None).await
+    }
+
+    /// `GET` of a whole list, read in pages of `chunk` objects (0: in one answer), so neither
+    /// side holds a large list's every object at once while reading it.
+    pub async fn list(
+        &self,
+        path: &str,
+        reveal: bool,
+        chunk: usize,
+    ) -> Result<switchyard_api::ObjectList, CliError> {
+        let limit = chunk.to_string();
+        let mut token: Option<String> = None;
+        let mut whole: Option<switchyard_api::ObjectList> = None;
+        loop {
+            let mut query: Vec<(&str, &str)> = Vec::new();
+            if reveal {
+                query.push((switchyard_api::REVEAL_PARAM, "true"));
+            }
+            if chunk > 0 {
+                query.push((switchyard_api::LIMIT_PARAM, &limit));
+            }
+            if let Some(t) = &token {
+                query.push((switchyard_api::CONTINUE_PARAM, t));
+            }
+            let mut page: switchyard_api::ObjectList =
+                self.send::<(), _>(Method::GET, path, &query, None).await?;
+            token = page.metadata.continue_token.take();
+            match &mut whole {
+                None => whole = Some(page),
+                Some(w) => w.items.append(&mut page.items),
+            }
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(whole.unwrap_or_else(|| switchyard_api::ObjectList::new(Vec::new())))
     }
 
     /// `GET path?query`.

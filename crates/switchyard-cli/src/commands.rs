@@ -403,7 +403,9 @@ async fn get(client: &Client, args: GetArgs) -> Result<(), CliError> {
         None => {
             let across = args.all_namespaces || !kind.namespaced();
             let path = list_path(kind, (!across).then_some(namespace));
-            let list: ObjectList = client.get(&path, args.show_secrets).await?;
+            let list: ObjectList = client
+                .list(&path, args.show_secrets, crate::client::LIST_CHUNK)
+                .await?;
             match format {
                 Some(OutputFormat::Yaml) => output::to_yaml(&list)?,
                 Some(OutputFormat::Json) => output::to_json(&list)?,

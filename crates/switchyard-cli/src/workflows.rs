@@ -410,12 +410,13 @@ pub async fn submit(client: &Client, args: SubmitArgs) -> Result<(), CliError> {
 async fn read_runs(
     client: &Client,
     namespace: Option<&str>,
+    chunk: usize,
 ) -> Result<Vec<(Run, Value)>, CliError> {
     let path = match namespace {
         Some(ns) => workflows_path(ns),
         None => list_path(Kind::Workflow, None),
     };
-    let list: ObjectList = client.get(&path, false).await?;
+    let list: ObjectList = client.list(&path, false, chunk).await?;
     let mut runs: Vec<(Run, Value)> = list
         .items
         .into_iter()
@@ -428,7 +429,7 @@ async fn read_runs(
 pub async fn list(client: &Client, args: ListArgs) -> Result<(), CliError> {
     let namespace = namespace_or_default(args.namespace.as_deref());
     let across = args.all_namespaces;
-    let runs = read_runs(client, (!across).then_some(namespace)).await?;
+    let runs = read_runs(client, (!across).then_some(namespace), args.chunk_size).await?;
     let now = Utc::now();
     let filter = RunFilter {
         running: args.running,
@@ -468,7 +469,7 @@ pub async fn get_table(
     namespace: Option<&str>,
     wide: bool,
 ) -> Result<(), CliError> {
-    let runs = read_runs(client, namespace).await?;
+    let runs = read_runs(client, namespace, crate::client::LIST_CHUNK).await?;
     if runs.is_empty() {
         match namespace {
             Some(ns) => eprintln!("No resources found in {ns} namespace."),

@@ -1163,14 +1163,30 @@ fn logs_stream_with_step_prefixes() {
 
 #[test]
 fn list_and_get_show_argo_views() {
+    // The runs come in two pages: the CLI follows `metadata.continue`.
     let stub = Stub::start(|seen, _| {
-        if seen.target == "/api/v1/namespaces/default/workflows" {
+        if seen.target == "/api/v1/namespaces/default/workflows?limit=500" {
             let mut old = workflow_object("old-one", failed_status());
             old["metadata"]["creationTimestamp"] = json!("2026-05-01T00:00:00Z");
+            let list = json!({"apiVersion": "v1", "kind": "List",
+                "metadata": {"continue": "next+page/1"}, "items": [old]});
+            return (200, list.to_string());
+        }
+        if seen.target == "/api/v1/namespaces/default/workflows?limit=500&continue=next%2Bpage%2F1"
+        {
             let list = json!({"apiVersion": "v1", "kind": "List", "items": [
-                old, workflow_object("hello-abcde", running_status())
+                workflow_object("hello-abcde", running_status())
             ]});
             return (200, list.to_string());
+        }
+        if seen
+            .target
+            .starts_with("/api/v1/namespaces/default/workflows?")
+        {
+            return (
+                400,
+                json!({"message": format!("unexpected {}", seen.target)}).to_string(),
+            );
         }
         (
             200,

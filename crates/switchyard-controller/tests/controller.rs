@@ -999,6 +999,14 @@ impl Store for CommitThenBreak {
     ) -> Result<Vec<switchyard_store::StoredObject>, switchyard_store::StoreError> {
         self.inner.list(kind, namespace).await
     }
+    async fn list_page(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        page: &switchyard_store::PageRequest,
+    ) -> Result<switchyard_store::Page, switchyard_store::StoreError> {
+        self.inner.list_page(kind, namespace, page).await
+    }
     async fn delete(
         &self,
         key: &ObjectKey,

@@ -133,8 +133,12 @@ fn control_paths() -> Value {
         "/api/v1/namespaces/{ns}/workflows": {
             "get": {
                 "tags": ["runs"], "operationId": "listWorkflows",
-                "summary": "Workflow runs of a namespace",
-                "parameters": [ns_param()],
+                "summary": "Workflow runs of a namespace, all at once or in pages",
+                "parameters": [
+                    ns_param(),
+                    {"name": "limit", "in": "query", "description": "At most this many runs; the answer's `metadata.continue` then asks for the next page (0: every run). `listOptions.limit` is taken too.", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "continue", "in": "query", "description": "The `metadata.continue` of the page before. `listOptions.continue` is taken too.", "schema": {"type": "string"}},
+                ],
                 "responses": ok("The runs"),
             },
             "post": {

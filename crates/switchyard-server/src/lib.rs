@@ -18,6 +18,7 @@ pub mod lease;
 pub mod load;
 pub mod object_logs;
 pub mod orders;
+pub mod paging;
 pub mod routes;
 pub mod runs;
 pub mod state;

@@ -21,6 +21,7 @@ use switchyard_store::{ObjectKey, ObjectName, PutOutcome, StoreError, StoredObje
 use crate::apply::{check, put_request, redact_secret};
 use crate::auth::{Principal, roles};
 use crate::error::ApiError;
+use crate::paging;
 use crate::state::AppState;
 use crate::telemetry::OBJECTS;
 
@@ -43,6 +44,26 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 pub struct ReadQuery {
     #[serde(default)]
     reveal: bool,
+}
+
+/// A list's query: [`ReadQuery`] and a page ([`crate::paging`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    reveal: bool,
+    #[serde(default, alias = "listOptions.limit")]
+    limit: Option<u64>,
+    #[serde(default, rename = "continue", alias = "listOptions.continue")]
+    continue_token: Option<String>,
+}
+
+impl ListQuery {
+    fn page(&self) -> paging::ListParams<'_> {
+        paging::ListParams {
+            limit: self.limit,
+            continue_token: self.continue_token.as_deref(),
+        }
+    }
 }
 
 pub async fn apply(
@@ -234,13 +255,15 @@ pub async fn list_all(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-    query: Result<Query<ReadQuery>, QueryRejection>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<ObjectList>, ApiError> {
     let Path(plural) = path.map_err(path_rejection)?;
     let kind = resolve_kind(&plural)?;
-    let reveal = reveal(&principal, query)?;
-    let objects = state.store().list(kind, None).await?;
-    Ok(Json(to_list_with_status(&state, objects, reveal).await))
+    let query = list_query(&principal, query)?;
+    let (objects, next) = paging::read(state.store().as_ref(), kind, None, &query.page()).await?;
+    Ok(Json(
+        to_list_with_status(&state, objects, query.reveal, next).await,
+    ))
 }
 
 /// `GET /api/v1/namespaces/{ns}/{plural}`.
@@ -248,15 +271,18 @@ pub async fn list_namespaced(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<(String, String)>, PathRejection>,
-    query: Result<Query<ReadQuery>, QueryRejection>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<ObjectList>, ApiError> {
     let Path((ns, plural)) = path.map_err(path_rejection)?;
     let kind = resolve_kind(&plural)?;
     require_namespaced(kind, None)?;
     check_namespace(&ns)?;
-    let reveal = reveal(&principal, query)?;
-    let objects = state.store().list(kind, Some(&ns)).await?;
-    Ok(Json(to_list_with_status(&state, objects, reveal).await))
+    let query = list_query(&principal, query)?;
+    let (objects, next) =
+        paging::read(state.store().as_ref(), kind, Some(&ns), &query.page()).await?;
+    Ok(Json(
+        to_list_with_status(&state, objects, query.reveal, next).await,
+    ))
 }
 
 /// `GET /api/v1/namespaces/{ns}/workflows` (its own route, as the collection also takes POST).
@@ -264,13 +290,19 @@ pub async fn list_workflows(
     State(state): State<AppState>,
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
-    query: Result<Query<ReadQuery>, QueryRejection>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<ObjectList>, ApiError> {
     let Path(ns) = path.map_err(path_rejection)?;
     check_namespace(&ns)?;
-    let _ = reveal(&principal, query)?;
-    let objects = state.store().list(Kind::Workflow, Some(&ns)).await?;
-    Ok(Json(to_list(objects, false)))
+    let query = list_query(&principal, query)?;
+    let (objects, next) = paging::read(
+        state.store().as_ref(),
+        Kind::Workflow,
+        Some(&ns),
+        &query.page(),
+    )
+    .await?;
+    Ok(Json(to_list(objects, false, next)))
 }
 
 /// `GET /api/v1/namespaces/{ns}/workflows/{name}`.
@@ -446,6 +478,7 @@ async fn to_list_with_status(
     state: &AppState,
     mut objects: Vec<StoredObject>,
     reveal: bool,
+    next: Option<String>,
 ) -> ObjectList {
     objects.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     let mut items = Vec::with_capacity(objects.len());
@@ -454,12 +487,32 @@ async fn to_list_with_status(
         crate::status::overlay(state, &object, &mut body).await;
         items.push(body);
     }
-    ObjectList::new(items)
+    ObjectList::page(items, next)
 }
 
-fn to_list(mut objects: Vec<StoredObject>, reveal: bool) -> ObjectList {
+fn to_list(mut objects: Vec<StoredObject>, reveal: bool, next: Option<String>) -> ObjectList {
     objects.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    ObjectList::new(objects.into_iter().map(|o| present(o, reveal)).collect())
+    ObjectList::page(
+        objects.into_iter().map(|o| present(o, reveal)).collect(),
+        next,
+    )
+}
+
+fn list_query(
+    principal: &Principal,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<ListQuery, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; `reveal` takes `true` or `false`, `limit` a whole number, `continue` the \
+             `metadata.continue` of the page before",
+            e.body_text()
+        ))
+    })?;
+    if query.reveal {
+        principal.require(roles::ADMIN, "reveal secret values")?;
+    }
+    Ok(query)
 }
 
 fn reveal(

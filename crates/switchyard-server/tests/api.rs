@@ -497,7 +497,7 @@ async fn malformed_requests_get_json_errors() {
             "/api/v1/configmaps?reveal=maybe",
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "Failed to deserialize query string: reveal: provided string was not `true` or `false`; `reveal` takes `true` or `false`",
+            "Failed to deserialize query string: reveal: provided string was not `true` or `false`; `reveal` takes `true` or `false`, `limit` a whole number, `continue` the `metadata.continue` of the page before",
         ),
         (
             "PUT",
@@ -644,6 +644,137 @@ async fn get_list_delete() {
     }
     let r = s.call("GET", "/api/v1/configmaps", None).await;
     assert_eq!(names(&r.body), vec!["default/a", "default/c"]);
+}
+
+/// Every name of a list read page by page with `limit`, following `metadata.continue`.
+async fn read_pages(s: &Server, base: &str, limit_param: &str, limit: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..100 {
+        let mut uri = format!("{base}?{limit_param}={limit}");
+        if let Some(t) = &token {
+            let param = limit_param.replace("limit", "continue");
+            uri.push_str(&format!("&{param}={t}"));
+        }
+        let r = s.call("GET", &uri, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.body);
+        let items = r.body["items"].as_array().unwrap();
+        assert!(items.len() <= limit, "{uri}");
+        names.extend(items.iter().map(|o| {
+            format!(
+                "{}/{}",
+                o["metadata"]["namespace"].as_str().unwrap_or(""),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        }));
+        match r.body["metadata"]["continue"].as_str() {
+            Some(t) => {
+                assert_eq!(items.len(), limit, "a page before the last is full");
+                token = Some(t.to_owned());
+            }
+            None => return names,
+        }
+    }
+    panic!("{base}: more than 100 pages");
+}
+
+#[tokio::test]
+async fn lists_come_in_pages_with_limit_and_continue() {
+    let s = server().await;
+    let mut files = Vec::new();
+    for (i, ns) in [
+        "default", "team-a", "default", "team-b", "default", "team-a", "default",
+    ]
+    .iter()
+    .enumerate()
+    {
+        files.push((
+            format!("{i}.yaml"),
+            config_map(&format!("cm-{i}"), Some(ns), "r"),
+        ));
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, c)| (n.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(s.apply(&files, None, false).await.status, StatusCode::OK);
+    let r = s.call("GET", "/api/v1/configmaps", None).await;
+    assert!(
+        r.body.get("metadata").is_none(),
+        "a whole list has no continue"
+    );
+    let whole: Vec<String> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["metadata"]["namespace"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(whole.len(), 7);
+    for limit in [1, 2, 3, 7, 50] {
+        assert_eq!(
+            read_pages(&s, "/api/v1/configmaps", "limit", limit).await,
+            whole,
+            "limit {limit}"
+        );
+        // Argo's names for the same parameters.
+        assert_eq!(
+            read_pages(&s, "/api/v1/configmaps", "listOptions.limit", limit).await,
+            whole,
+            "listOptions.limit {limit}"
+        );
+    }
+    let default: Vec<String> = whole
+        .iter()
+        .filter(|n| n.starts_with("default/"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        read_pages(&s, "/api/v1/namespaces/default/configmaps", "limit", 3).await,
+        default
+    );
+    // `limit=0` is no limit.
+    let r = s.call("GET", "/api/v1/configmaps?limit=0", None).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 7);
+
+    // A token of another list, a made-up one, `continue` without `limit`, a bad `limit`.
+    let r = s
+        .call("GET", "/api/v1/namespaces/default/configmaps?limit=1", None)
+        .await;
+    let token = r.body["metadata"]["continue"].as_str().unwrap().to_owned();
+    let bad = [
+        (
+            format!("/api/v1/namespaces/team-a/configmaps?limit=1&continue={token}"),
+            "`continue` belongs to another list (ConfigMap in namespace `default`)",
+        ),
+        (
+            format!("/api/v1/configmaps?limit=1&continue={token}"),
+            "belongs to another list",
+        ),
+        (
+            "/api/v1/configmaps?limit=1&continue=made-up".to_owned(),
+            "`continue` is not a token this server gave out",
+        ),
+        (
+            format!("/api/v1/namespaces/default/configmaps?continue={token}"),
+            "`continue` needs `limit`",
+        ),
+        (
+            "/api/v1/configmaps?limit=many".to_owned(),
+            "`limit` a whole number",
+        ),
+    ];
+    for (uri, want) in bad {
+        let r = s.call("GET", &uri, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.body);
+        let message = r.body["message"].as_str().unwrap();
+        assert!(message.contains(want), "{uri}: {message}");
+    }
 }
 
 #[tokio::test]
@@ -932,6 +1063,14 @@ impl Store for FullDisk {
         Err(full())
     }
     async fn list(&self, _: Kind, _: Option<&str>) -> Result<Vec<StoredObject>, StoreError> {
+        Err(full())
+    }
+    async fn list_page(
+        &self,
+        _: Kind,
+        _: Option<&str>,
+        _: &switchyard_store::PageRequest,
+    ) -> Result<switchyard_store::Page, StoreError> {
         Err(full())
     }
     async fn delete(

@@ -68,8 +68,8 @@ use std::sync::Arc;
 use switchyard_model::Kind;
 use switchyard_store::rules;
 use switchyard_store::{
-    Fence, ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, Store,
-    StoreError, StoredObject,
+    Fence, ObjectKey, Page, PageRequest, Precondition, PutOutcome, PutRequest, SecretSealer,
+    StatusUpdate, Store, StoreError, StoredObject,
 };
 
 use pool::{Call, Pool};
@@ -194,6 +194,23 @@ impl Store for PostgresStore {
                 Call::Read,
                 &format!("listing {}", kind.qualified()),
                 move |c, _| Box::pin(ops::list(c, sealer, kind, namespace)),
+            )
+            .await
+    }
+
+    async fn list_page(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page, StoreError> {
+        rules::validate_page(kind, namespace, page)?;
+        let sealer = &*self.sealer;
+        self.pool
+            .run(
+                Call::Read,
+                &format!("listing {}", kind.qualified()),
+                move |c, _| Box::pin(ops::list_page(c, sealer, kind, namespace, page)),
             )
             .await
     }

@@ -12,8 +12,8 @@ use std::fmt;
 use switchyard_model::Kind;
 use switchyard_store::rules::{self, EncodedBody, PutPlan};
 use switchyard_store::{
-    Fence, ObjectKey, ObjectName, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate,
-    StoreError, StoredObject,
+    Fence, ObjectKey, ObjectName, Page, PageRequest, Precondition, PutOutcome, PutRequest,
+    SecretSealer, StatusUpdate, StoreError, StoredObject,
 };
 use tokio_postgres::Row;
 
@@ -147,6 +147,60 @@ pub(crate) async fn list(
         out.push(decode(raw_row(row, &doing)?, sealer)?);
     }
     Ok(out)
+}
+
+/// One page of [`list`]: at most `page.limit` objects after `page.after`.
+pub(crate) async fn list_page(
+    c: &(impl GenericClient + ?Sized),
+    sealer: &SecretSealer,
+    kind: Kind,
+    namespace: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page, Failure> {
+    let doing = format!("listing {}", kind.qualified());
+    let (after_ns, after_name) = page
+        .after
+        .as_ref()
+        .map_or(("", ""), |a| (a.namespace.as_str(), a.name.as_str()));
+    // One more than asked for says whether more follow.
+    let fetch = i64::try_from(page.limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let rows = match namespace {
+        Some(ns) => {
+            // A cursor from another namespace starts this one from its beginning or end.
+            let name = match after_ns.cmp(ns) {
+                std::cmp::Ordering::Less => "",
+                std::cmp::Ordering::Equal => after_name,
+                std::cmp::Ordering::Greater => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        more: false,
+                    });
+                }
+            };
+            query(
+                c,
+                sql::LIST_PAGE_IN_NAMESPACE,
+                &[&kind.name(), &ns, &name, &fetch],
+                &doing,
+            )
+            .await?
+        }
+        None => {
+            query(
+                c,
+                sql::LIST_PAGE,
+                &[&kind.name(), &after_ns, &after_name, &fetch],
+                &doing,
+            )
+            .await?
+        }
+    };
+    let more = rows.len() > page.limit;
+    let mut items = Vec::with_capacity(rows.len().min(page.limit));
+    for row in rows.iter().take(page.limit) {
+        items.push(decode(raw_row(row, &doing)?, sealer)?);
+    }
+    Ok(Page { items, more })
 }
 
 /// One step's log of the object that exists now under `key`.

@@ -197,6 +197,20 @@ pub(crate) const LIST_OBJECTS_IN_NAMESPACE: &str = concat!(
     " FROM objects WHERE kind = $1 AND namespace = $2 ORDER BY name"
 );
 
+/// A page across namespaces: objects after ($2, $3), $4 of them at most.
+pub(crate) const LIST_PAGE: &str = concat!(
+    "SELECT ",
+    object_columns!(),
+    " FROM objects WHERE kind = $1 AND (namespace, name) > ($2, $3) ORDER BY namespace, name LIMIT $4"
+);
+
+/// A page of one namespace ($2): objects named after $3, $4 of them at most.
+pub(crate) const LIST_PAGE_IN_NAMESPACE: &str = concat!(
+    "SELECT ",
+    object_columns!(),
+    " FROM objects WHERE kind = $1 AND namespace = $2 AND name > $3 ORDER BY name LIMIT $4"
+);
+
 pub(crate) const OBJECT_EXISTS: &str =
     "SELECT 1 FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3";
 

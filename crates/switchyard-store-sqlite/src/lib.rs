@@ -54,8 +54,8 @@ use std::sync::Arc;
 use switchyard_model::Kind;
 use switchyard_store::rules;
 use switchyard_store::{
-    Fence, ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, Store,
-    StoreError, StoredObject,
+    Fence, ObjectKey, Page, PageRequest, Precondition, PutOutcome, PutRequest, SecretSealer,
+    StatusUpdate, Store, StoreError, StoredObject,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -200,6 +200,22 @@ impl Store for SqliteStore {
         let namespace = namespace.map(str::to_owned);
         self.readers
             .run(move |conn, sealer| ops::list(conn, sealer, kind, namespace.as_deref()))
+            .await
+    }
+
+    async fn list_page(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page, StoreError> {
+        rules::validate_page(kind, namespace, page)?;
+        let namespace = namespace.map(str::to_owned);
+        let page = page.clone();
+        self.readers
+            .run(move |conn, sealer| {
+                ops::list_page(conn, sealer, kind, namespace.as_deref(), &page)
+            })
             .await
     }
 

@@ -11,8 +11,8 @@ use switchyard_model::Kind;
 use switchyard_store::Lease;
 use switchyard_store::rules::{self, EncodedBody, PutPlan};
 use switchyard_store::{
-    Fence, ObjectKey, Precondition, PutOutcome, PutRequest, SecretSealer, StatusUpdate, StoreError,
-    StoredObject,
+    Fence, ListCursor, ObjectKey, Page, PageRequest, Precondition, PutOutcome, PutRequest,
+    SecretSealer, StatusUpdate, StoreError, StoredObject,
 };
 
 use crate::errors::map;
@@ -135,6 +135,66 @@ pub(crate) fn list(
         }
     };
     raws.into_iter().map(|r| decode(r, sealer)).collect()
+}
+
+/// One page of [`list`]: at most `page.limit` objects after `page.after`.
+pub(crate) fn list_page(
+    conn: &Connection,
+    sealer: &SecretSealer,
+    kind: Kind,
+    namespace: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page, StoreError> {
+    let doing = || format!("listing {}", kind.qualified());
+    let after = page.after.clone().unwrap_or(ListCursor {
+        namespace: String::new(),
+        name: String::new(),
+    });
+    // One more than asked for says whether more follow.
+    let fetch = i64::try_from(page.limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let raws = match namespace {
+        Some(ns) => {
+            let mut stmt = conn
+                .prepare_cached(sql::LIST_PAGE_IN_NAMESPACE)
+                .map_err(|e| map(e, &doing()))?;
+            // A cursor from another namespace starts this one from its beginning or end.
+            let name = match after.namespace.as_str().cmp(ns) {
+                std::cmp::Ordering::Less => "",
+                std::cmp::Ordering::Equal => after.name.as_str(),
+                std::cmp::Ordering::Greater => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        more: false,
+                    });
+                }
+            };
+            let rows = stmt
+                .query_map(params![kind.name(), ns, name, fetch], raw_row)
+                .map_err(|e| map(e, &doing()))?;
+            rows.collect::<rusqlite::Result<Vec<RawRow>>>()
+                .map_err(|e| map(e, &doing()))?
+        }
+        None => {
+            let mut stmt = conn
+                .prepare_cached(sql::LIST_PAGE)
+                .map_err(|e| map(e, &doing()))?;
+            let rows = stmt
+                .query_map(
+                    params![kind.name(), after.namespace, after.name, fetch],
+                    raw_row,
+                )
+                .map_err(|e| map(e, &doing()))?;
+            rows.collect::<rusqlite::Result<Vec<RawRow>>>()
+                .map_err(|e| map(e, &doing()))?
+        }
+    };
+    let more = raws.len() > page.limit;
+    let items = raws
+        .into_iter()
+        .take(page.limit)
+        .map(|r| decode(r, sealer))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, more })
 }
 
 /// One step's log of the object that exists now under `key`.

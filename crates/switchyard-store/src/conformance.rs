@@ -24,8 +24,8 @@ use std::sync::Arc;
 use switchyard_model::Kind;
 
 use crate::{
-    ObjectKey, Precondition, PutOutcome, PutRequest, StatusUpdate, StepLog, Store, StoreError,
-    StoredObject,
+    ListCursor, ObjectKey, Page, PageRequest, Precondition, PutOutcome, PutRequest, StatusUpdate,
+    StepLog, Store, StoreError, StoredObject,
 };
 
 /// Expands to one `#[tokio::test]` per conformance case, in a module `store_conformance`.
@@ -48,6 +48,10 @@ macro_rules! store_conformance_tests {
             put_many_applies_in_order,
             namespaced_and_cluster_scoped_listing,
             list_across_namespaces_is_sorted_by_namespace_then_name,
+            pages_cover_the_list_in_order_each_object_once,
+            pages_of_one_namespace_stay_in_it,
+            objects_written_between_pages_do_not_repeat_or_hide_others,
+            a_page_of_no_objects_is_refused,
             delete_with_preconditions,
             delete_then_recreate_gets_a_new_uid,
             meta_get_and_put,
@@ -778,6 +782,223 @@ pub async fn list_across_namespaces_is_sorted_by_namespace_then_name(store: Arc<
             ("b", "x"),
             ("c", "a")
         ])
+    );
+}
+
+/// Reads every page of a list of `limit` objects each; the names in order, and how many
+/// pages it took.
+async fn paged(
+    store: &dyn Store,
+    kind: Kind,
+    namespace: Option<&str>,
+    limit: usize,
+) -> (Vec<(String, String)>, usize) {
+    let mut out = Vec::new();
+    let mut after = None;
+    for pages in 1..=1000 {
+        let page: Page = ok(
+            store
+                .list_page(kind, namespace, &PageRequest { after, limit })
+                .await,
+            &format!("page {pages} of {kind} in {namespace:?}"),
+        );
+        assert!(page.items.len() <= limit, "{} > {limit}", page.items.len());
+        if page.more {
+            assert_eq!(page.items.len(), limit, "a page before the last is full");
+        }
+        out.extend(
+            page.items
+                .iter()
+                .map(|o| (o.namespace.clone(), o.name.clone())),
+        );
+        after = page.next();
+        if after.is_none() {
+            return (out, pages);
+        }
+    }
+    panic!("more than 1000 pages of {kind}");
+}
+
+/// Pages of any size, read one after another, give the list: same order, each object once,
+/// and `more` false on the last page only.
+pub async fn pages_cover_the_list_in_order_each_object_once(store: Arc<dyn Store>) {
+    for (ns, name) in [
+        ("b", "x"),
+        ("a", "y"),
+        ("c", "a"),
+        ("a", "x"),
+        ("b", "a"),
+        ("a", "x-1"),
+        ("a", "x0"),
+    ] {
+        put(&*store, cm_put(ns, name, json!({}))).await;
+    }
+    put(&*store, PutRequest::new(Kind::Secret, "a", "s", json!({}))).await;
+    let whole = names(&*store, Kind::ConfigMap, None).await;
+    assert_eq!(whole.len(), 7);
+    for limit in [1, 2, 3, 6, 7, 8, 1000] {
+        let (got, pages) = paged(&*store, Kind::ConfigMap, None, limit).await;
+        assert_eq!(got, whole, "limit {limit}");
+        assert_eq!(
+            pages,
+            7usize.div_ceil(limit).max(1),
+            "pages at limit {limit}"
+        );
+    }
+    // A kind with nothing stored: one empty page.
+    let empty = ok(
+        store
+            .list_page(
+                Kind::WorkflowTemplate,
+                None,
+                &PageRequest {
+                    after: None,
+                    limit: 5,
+                },
+            )
+            .await,
+        "empty kind",
+    );
+    assert!(empty.items.is_empty() && !empty.more);
+    // Past the end: empty.
+    let past = ok(
+        store
+            .list_page(
+                Kind::ConfigMap,
+                None,
+                &PageRequest {
+                    after: Some(ListCursor {
+                        namespace: "c".into(),
+                        name: "a".into(),
+                    }),
+                    limit: 5,
+                },
+            )
+            .await,
+        "past the end",
+    );
+    assert!(past.items.is_empty() && !past.more);
+    // Cluster-scoped kinds page too.
+    for name in ["z", "m", "a"] {
+        put(
+            &*store,
+            PutRequest::new(Kind::ClusterWorkflowTemplate, "", name, json!({})),
+        )
+        .await;
+    }
+    let (got, _) = paged(&*store, Kind::ClusterWorkflowTemplate, None, 2).await;
+    assert_eq!(got, pairs(&[("", "a"), ("", "m"), ("", "z")]));
+}
+
+/// A namespaced list pages within its namespace; a cursor of another namespace starts it
+/// at its beginning (an earlier namespace) or past its end (a later one).
+pub async fn pages_of_one_namespace_stay_in_it(store: Arc<dyn Store>) {
+    for (ns, name) in [("a", "z"), ("b", "x"), ("b", "y"), ("b", "z"), ("c", "a")] {
+        put(&*store, cm_put(ns, name, json!({}))).await;
+    }
+    let (got, pages) = paged(&*store, Kind::ConfigMap, Some("b"), 2).await;
+    assert_eq!(got, pairs(&[("b", "x"), ("b", "y"), ("b", "z")]));
+    assert_eq!(pages, 2);
+    let from = |namespace: &str, name: &str| PageRequest {
+        after: Some(ListCursor {
+            namespace: namespace.into(),
+            name: name.into(),
+        }),
+        limit: 10,
+    };
+    let earlier = ok(
+        store
+            .list_page(Kind::ConfigMap, Some("b"), &from("a", "zzz"))
+            .await,
+        "cursor of an earlier namespace",
+    );
+    assert_eq!(earlier.items.len(), 3);
+    let later = ok(
+        store
+            .list_page(Kind::ConfigMap, Some("b"), &from("c", ""))
+            .await,
+        "cursor of a later namespace",
+    );
+    assert!(later.items.is_empty() && !later.more);
+    let err = fails(
+        store
+            .list_page(Kind::ClusterWorkflowTemplate, Some("a"), &from("", ""))
+            .await,
+        "a cluster kind paged in a namespace",
+    );
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+}
+
+/// Objects created or deleted between two pages: those that existed throughout come once
+/// each, in order; none repeats.
+pub async fn objects_written_between_pages_do_not_repeat_or_hide_others(store: Arc<dyn Store>) {
+    for name in ["b", "d", "f", "h"] {
+        put(&*store, cm_put("default", name, json!({}))).await;
+    }
+    let first = ok(
+        store
+            .list_page(
+                Kind::ConfigMap,
+                Some("default"),
+                &PageRequest {
+                    after: None,
+                    limit: 2,
+                },
+            )
+            .await,
+        "first page",
+    );
+    let seen: Vec<String> = first.items.iter().map(|o| o.name.clone()).collect();
+    assert_eq!(seen, ["b", "d"]);
+    // Before the cursor (not seen now), after it (seen), and one that was to come deleted.
+    put(&*store, cm_put("default", "a", json!({}))).await;
+    put(&*store, cm_put("default", "e", json!({}))).await;
+    ok(
+        store
+            .delete(&cm_key("default", "f"), Precondition::None)
+            .await,
+        "delete f",
+    );
+    // An object already listed changes: it is not listed again.
+    put(&*store, cm_put("default", "b", json!({"k": "changed"}))).await;
+    let second = ok(
+        store
+            .list_page(
+                Kind::ConfigMap,
+                Some("default"),
+                &PageRequest {
+                    after: first.next(),
+                    limit: 2,
+                },
+            )
+            .await,
+        "second page",
+    );
+    let rest: Vec<String> = second.items.iter().map(|o| o.name.clone()).collect();
+    assert_eq!(rest, ["e", "h"]);
+    assert!(!second.more);
+}
+
+/// A page must hold at least one object.
+pub async fn a_page_of_no_objects_is_refused(store: Arc<dyn Store>) {
+    put(&*store, cm_put("default", "a", json!({}))).await;
+    let err = fails(
+        store
+            .list_page(
+                Kind::ConfigMap,
+                None,
+                &PageRequest {
+                    after: None,
+                    limit: 0,
+                },
+            )
+            .await,
+        "limit 0",
+    );
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+    assert!(
+        err.to_string().contains("`limit` must be 1 or more"),
+        "{err}"
     );
 }
 

@@ -366,6 +366,16 @@ pub trait Store: Send + Sync + 'static {
         kind: Kind,
         namespace: Option<&str>,
     ) -> Result<Vec<StoredObject>, StoreError>;
+    /// One page of [`Store::list`]: at most `page.limit` objects after `page.after` in the
+    /// same order, and whether more follow. Pages read one after another cover every object
+    /// that existed throughout, each once; an object created or deleted meanwhile may or may
+    /// not appear. Only the page is read.
+    async fn list_page(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page, StoreError>;
     /// Deletes an object; returns it as it was, or None if it did not exist.
     async fn delete(
         &self,
@@ -404,6 +414,57 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Result<Lease, Lease>, StoreError>;
     /// Gives up the lease `name` if `holder` holds it (it expires at once; the token stays).
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// Which page of a list to read: see [`Store::list_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The last object of the page before (None: the first page).
+    pub after: Option<ListCursor>,
+    /// At most this many objects (at least 1).
+    pub limit: usize,
+}
+
+/// A place in a list: the (namespace, name) of the last object read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListCursor {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ListCursor {
+    /// The cursor just after `object`.
+    pub fn after(object: &StoredObject) -> ListCursor {
+        ListCursor {
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+        }
+    }
+
+    /// Whether `object` comes after this place in list order.
+    pub fn is_before(&self, object: &StoredObject) -> bool {
+        (self.namespace.as_str(), self.name.as_str())
+            < (object.namespace.as_str(), object.name.as_str())
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<StoredObject>,
+    /// Whether objects follow the last one of this page.
+    pub more: bool,
+}
+
+impl Page {
+    /// Where the next page starts, when there is one.
+    pub fn next(&self) -> Option<ListCursor> {
+        if self.more {
+            self.items.last().map(ListCursor::after)
+        } else {
+            None
+        }
+    }
 }
 
 /// A lease and the token its holder got: what a fenced write checks.

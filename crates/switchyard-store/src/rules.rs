@@ -47,6 +47,22 @@ pub fn validate_list(kind: Kind, namespace: Option<&str>) -> Result<(), StoreErr
     }
 }
 
+/// Checks a [`crate::Store::list_page`] request.
+pub fn validate_page(
+    kind: Kind,
+    namespace: Option<&str>,
+    page: &crate::PageRequest,
+) -> Result<(), StoreError> {
+    validate_list(kind, namespace)?;
+    if page.limit == 0 {
+        return Err(StoreError::invalid(
+            kind.qualified(),
+            "a page holds at least one object: `limit` must be 1 or more",
+        ));
+    }
+    Ok(())
+}
+
 fn validate_scope(kind: Kind, namespace: &str, object: &ObjectKey) -> Result<(), StoreError> {
     if kind.namespaced() {
         validate_segment("namespace", namespace, object)
