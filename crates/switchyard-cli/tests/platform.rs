@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Api, Server, data_dir, free_port, platform_copy, token};
+use support::{Api, Server, data_dir, free_port, phase, platform_copy, token};
 
 /// Polls the order until `done` holds; panics with the last view after a minute.
 async fn order_until(api: &Api, id: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -276,6 +276,82 @@ async fn an_api_process_refuses_submits_while_the_driving_process_is_at_its_run_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the api process kept refusing after the run finished");
+}
+
+/// A process that loses the controller lease (another holder took it: here, written into
+/// the store as a process paused past its lease would find it) stops driving the runs and
+/// stands by instead of exiting; a run submitted meanwhile waits, a step keeps running and
+/// ends. Once the other holder's lease expires, the process takes the lease back and drives
+/// both runs to their end, each step once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_loses_the_controller_lease_stands_by_and_drives_again() {
+    if !service("PostgreSQL", "127.0.0.1:5432") || !service("NATS", "127.0.0.1:4222") {
+        return;
+    }
+    let (backend, schema) = distributed_args("standby");
+    let dir = data_dir("platform-standby");
+    let release = dir.join("release");
+    let starts = dir.join("starts");
+    let args: Vec<&str> = backend.iter().map(String::as_str).collect();
+    let a = Server::start_with(&dir, &args);
+    let api = a.client();
+    let held = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata:\n  name: held\nspec:\n  \
+         entrypoint: main\n  templates:\n    - name: main\n      container:\n        image: alpine\n        \
+         command: [sh, -c, 'echo started >> \"{}\"; i=0; while [ ! -e \"{}\" ] && [ $i -lt 2400 ]; do i=$((i+1)); sleep 0.05; done']\n",
+        starts.display(),
+        release.display()
+    );
+    api.submit("held.yaml", &held).await.unwrap();
+    for _ in 0..600 {
+        if starts.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(starts.exists(), "the held step never started");
+
+    // Another holder takes the lease, for 12 s from now.
+    let stolen = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc"])
+        .arg(format!(
+            "UPDATE {schema}.leases SET holder = 'elsewhere/paused', token = token + 1, \
+             expires_at = now() + interval '12 seconds' WHERE name = 'controller'"
+        ))
+        .output()
+        .unwrap();
+    assert!(stolen.status.success(), "{stolen:?}");
+    // A renewal comes every 5 s: by then the process has heard it lost the lease.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let waiting = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata:\n  name: meanwhile\n\
+                   spec:\n  entrypoint: main\n  templates:\n    - name: main\n      container:\n        \
+                   image: alpine\n        command: [echo, hello]\n";
+    api.submit("meanwhile.yaml", waiting).await.unwrap();
+    std::fs::write(&release, b"").unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Nobody drives the runs now: the new one waits, the held one does not record its end.
+    assert_eq!(phase(&api.run("meanwhile").await), "Pending");
+    assert_eq!(phase(&api.run("held").await), "Running");
+
+    // The other holder's lease expires; this process takes it back and drives both runs.
+    let mut last = (String::new(), String::new());
+    for _ in 0..600 {
+        let (h, m) = (api.run("held").await, api.run("meanwhile").await);
+        last = (phase(&h).to_owned(), phase(&m).to_owned());
+        if last == ("Succeeded".to_owned(), "Succeeded".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        last,
+        ("Succeeded".to_owned(), "Succeeded".to_owned()),
+        "held, meanwhile"
+    );
+    let started = std::fs::read_to_string(&starts).unwrap();
+    assert_eq!(started.lines().count(), 1, "the held step ran once");
+    drop(a);
+    drop_schema(&schema);
 }
 
 /// The name of the run started for `environment` once it waits at its approval.

@@ -64,6 +64,9 @@ pub(crate) struct Shared {
     /// Serializes adoptions, so one run never gets two actors.
     adopting: tokio::sync::Mutex<()>,
     fence: Mutex<Option<Fence>>,
+    /// Bumped when this process stops driving the runs: every actor of an earlier
+    /// generation lets its run go (see [`Controller::stand_down`]).
+    pub(crate) generation: watch::Sender<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -168,6 +171,7 @@ impl Controller {
                 active: watch::Sender::new(0),
                 forward_to: Mutex::new(None),
                 adopting: tokio::sync::Mutex::new(()),
+                generation: watch::Sender::new(0),
             }),
         }
     }
@@ -192,6 +196,25 @@ impl Controller {
         *lock(&self.shared.fence) = fence;
         *lock(&self.shared.forward_to) = None;
         self.recover().await
+    }
+
+    /// Stops driving the runs (this process lost the controller lease): submits and commands
+    /// go to `inbox` from now on, and every run's actor lets its run go without writing again
+    /// or touching its steps; the next holder of the lease takes the runs over from the
+    /// store. Returns once the actors are gone (or after `wait`, with a warning: any left
+    /// can no longer write). [`Controller::take_over`] drives the runs again.
+    pub async fn stand_down(&self, inbox: Arc<dyn RunInbox>, wait: Duration) {
+        *lock(&self.shared.forward_to) = Some(inbox);
+        self.shared.generation.send_modify(|g| *g += 1);
+        let mut active = self.shared.active.subscribe();
+        let gone = active.wait_for(|n| *n == 0);
+        match tokio::time::timeout(wait, gone).await {
+            Ok(_) => info!("stood down: no run is driven by this process"),
+            Err(_) => warn!(
+                runs = self.active_runs(),
+                "stood down, but some runs' actors have not let go yet; they write nothing more"
+            ),
+        }
     }
 
     /// Whether this controller drives the runs (else it forwards to the process that does).

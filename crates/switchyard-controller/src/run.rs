@@ -20,7 +20,7 @@ use switchyard_engine::{
     StopReason, WorkflowPhase, apply,
 };
 use switchyard_store::{ObjectKey, Precondition, StatusUpdate, StepLog, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::controller::Shared;
@@ -77,6 +77,10 @@ pub(crate) struct RunActor {
     /// Applied but not yet written (step starts only).
     unwritten_since: Option<tokio::time::Instant>,
     phase: WorkflowPhase,
+    /// The controller's generation this actor belongs to; a newer one means the process
+    /// stood down and the run must be let go.
+    generation: u64,
+    generations: watch::Receiver<u64>,
 }
 
 /// How a batch went.
@@ -102,6 +106,8 @@ impl RunActor {
             state.name.clone(),
         );
         let phase = state.status.phase;
+        let generations = shared.generation.subscribe();
+        let generation = *generations.borrow();
         RunActor {
             key,
             state,
@@ -113,7 +119,14 @@ impl RunActor {
             outstanding: 0,
             unwritten_since: None,
             phase,
+            generation,
+            generations,
         }
+    }
+
+    /// Whether the process stood down since this actor started (it must let the run go).
+    fn stood_down(&self) -> bool {
+        *self.generations.borrow() != self.generation
     }
 
     /// Runs the actor until the run has ended and nothing is outstanding, or it is dormant. `initial` are the
@@ -141,6 +154,10 @@ impl RunActor {
     /// written).
     async fn serve(&mut self) -> bool {
         loop {
+            if self.stood_down() {
+                self.let_go();
+                return false;
+            }
             if (self.finished() || self.dormant()) && self.rx.is_empty() {
                 if self.unwritten_since.is_some()
                     && let Err(e) = self.write(Vec::new()).await
@@ -220,13 +237,23 @@ impl RunActor {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let generation = self.generation;
+        let mut generations = self.generations.clone();
+        // Wakes the actor when the process stands down (then `serve` lets the run go).
+        let stood_down = async move {
+            let _ = generations.wait_for(|g| *g != generation).await;
+        };
         match wait {
             Some(d) => tokio::select! {
                 m = self.rx.recv() => m,
                 () = tokio::time::sleep(d) => None,
+                () = stood_down => None,
             },
-            // The actor holds a sender itself, so `recv` never returns None here.
-            None => self.rx.recv().await,
+            // The actor holds a sender itself, so `recv` never returns None unless stood down.
+            None => tokio::select! {
+                m = self.rx.recv() => m,
+                () = stood_down => None,
+            },
         }
     }
 
@@ -327,6 +354,11 @@ impl RunActor {
         // Whether an earlier attempt failed in a way that may have committed it all the same.
         let mut maybe_written = false;
         loop {
+            if self.stood_down() {
+                return Err(StoreError::Unavailable {
+                    reason: "this process stood down; another drives the run".to_owned(),
+                });
+            }
             let status = record::status_of(&self.state).map_err(|e| StoreError::Internal {
                 reason: format!("cannot serialize the run's status: {e}"),
             })?;
@@ -404,15 +436,28 @@ impl RunActor {
     /// The status cannot be written any more (the run was deleted or another process owns
     /// it): stop acting on it.
     async fn fail(&mut self, e: StoreError) {
+        if self.stood_down() {
+            self.let_go();
+            return;
+        }
         match &e {
             StoreError::NotFound { .. } => {
                 info!("the run was deleted; stopping its steps");
                 self.stop_everything(StopReason::Terminated).await;
             }
+            StoreError::Fenced { .. } => {
+                warn!(error = %e, "another process holds the controller lease; the run is left to it (its steps go on)")
+            }
             _ => {
                 error!(error = %e, "cannot write the run's status; the run is no longer driven by this process")
             }
         }
+        self.shared.remove(&self.key, &self.tx);
+    }
+
+    /// The process stood down: leave the run (its steps too) to the next driver.
+    fn let_go(&mut self) {
+        info!("this process stood down; the run is left to the process that drives the runs now");
         self.shared.remove(&self.key, &self.tx);
     }
 
@@ -473,7 +518,7 @@ impl RunActor {
         let namespace = self.state.namespace.clone();
         let span = info_span!("step", step = %spec.id, node = %node);
         tokio::spawn(
-            async move {
+            self.until_stood_down(async move {
                 if !secret_env.is_empty() {
                     match secrets::resolve(shared.store.as_ref(), &namespace, &secret_env).await {
                         Ok(vars) => spec.env.extend(vars),
@@ -501,9 +546,25 @@ impl RunActor {
                     false,
                 );
                 wait_for(&shared, &tx, node, handle).await;
-            }
+            })
             .instrument(span),
         );
+    }
+
+    /// Wraps a step task so that it ends when the process stands down: the step itself goes
+    /// on, and the process that drives the runs next re-attaches to it.
+    fn until_stood_down<F>(&self, task: F) -> impl Future<Output = ()> + Send + 'static
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let generation = self.generation;
+        let mut generations = self.generations.clone();
+        async move {
+            tokio::select! {
+                () = task => {}
+                _ = generations.wait_for(|g| *g != generation) => {}
+            }
+        }
     }
 
     fn reattach(&mut self, node: NodeId, handle: StepHandle) {
@@ -512,7 +573,7 @@ impl RunActor {
         let shared = self.shared.clone();
         let span = info_span!("step", step = %handle.id, node = %node);
         tokio::spawn(
-            async move {
+            self.until_stood_down(async move {
                 match shared.runner.reattach(&handle).await {
                     Reattach::Running => {
                         info!("re-attached to a running step");
@@ -554,7 +615,7 @@ impl RunActor {
                         );
                     }
                 }
-            }
+            })
             .instrument(span),
         );
     }

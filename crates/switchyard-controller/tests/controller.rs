@@ -1127,3 +1127,86 @@ async fn a_status_write_that_seemed_to_fail_but_was_committed_is_not_a_conflict(
     assert_eq!(starts.len(), 4, "each step once: {starts:?}");
     assert!(starts.values().all(|n| *n == 1), "{starts:?}");
 }
+
+/// Where a controller that stood down sends runs: it records them.
+#[derive(Default)]
+struct RecordingInbox {
+    adopted: Mutex<Vec<ObjectKey>>,
+}
+
+#[async_trait]
+impl switchyard_controller::RunInbox for RecordingInbox {
+    async fn adopt(&self, key: &ObjectKey) -> Result<(), switchyard_controller::ControllerError> {
+        self.adopted.lock().unwrap().push(key.clone());
+        Ok(())
+    }
+    async fn command(
+        &self,
+        _: &ObjectKey,
+        _: switchyard_controller::UserCommand,
+    ) -> Result<(), switchyard_controller::ControllerError> {
+        Ok(())
+    }
+    async fn deleted(&self, _: &ObjectKey) -> Result<(), switchyard_controller::ControllerError> {
+        Ok(())
+    }
+}
+
+/// A controller that lost the lease stands down: its actors let their runs go without
+/// writing or stopping steps, new submits are handed over; taking the lease again, it
+/// continues the runs from the store, re-attaching to the step that kept running.
+#[tokio::test]
+async fn standing_down_lets_runs_go_and_taking_over_continues_them() {
+    let env = env();
+    let c = controller(&env).await;
+    let name = submit(&c, hold_then_ok()).await;
+    let held = wait_until(&env.store, &name, |s| {
+        s.status
+            .nodes
+            .values()
+            .any(|n| n.display_name == "slow" && n.handle().is_some())
+    })
+    .await;
+    assert_eq!(c.active_runs(), 1);
+    let inbox = Arc::new(RecordingInbox::default());
+    c.stand_down(inbox.clone(), Duration::from_secs(10)).await;
+    assert_eq!(c.active_runs(), 0, "every actor let its run go");
+    assert!(!c.is_driving());
+    // The step goes on and ends, but nothing here records it: the run is left as it was.
+    let before = env.store.get(&key(&name)).await.unwrap().unwrap();
+    env.runner.release("slow");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = env.store.get(&key(&name)).await.unwrap().unwrap();
+    assert_eq!(after.resource_version, before.resource_version);
+    assert!(
+        env.runner.state.lock().unwrap().stopped.is_empty(),
+        "no step was stopped"
+    );
+    // A submit now is stored and handed over.
+    let handed = submit(&c, diamond()).await;
+    // Handed over in the background.
+    for _ in 0..500 {
+        if !inbox.adopted.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(inbox.adopted.lock().unwrap().clone(), vec![key(&handed)]);
+    assert_eq!(
+        load(&env.store, &handed).await.status.phase,
+        WorkflowPhase::Pending
+    );
+    // The lease again: both runs are driven to their end, each step once.
+    c.take_over(None).await.unwrap();
+    assert!(c.is_driving());
+    let state = wait_phase(&env.store, &name).await;
+    assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
+    assert_eq!(
+        wait_phase(&env.store, &handed).await.status.phase,
+        WorkflowPhase::Succeeded
+    );
+    let starts = env.runner.total_starts();
+    assert_eq!(starts.len(), 6, "2 + 4 steps: {starts:?}");
+    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+    assert_eq!(held.status.phase, WorkflowPhase::Running);
+}

@@ -2,10 +2,11 @@
 //!
 //! Runs are driven by one actor each, in the process holding the `controller` lease in the
 //! store. A process takes it at start (waiting out a dead holder's lease), renews it every
-//! [`RENEW_EVERY`], gives it back when it stops, and stops serving if it ever cannot renew in
-//! time: another process may hold it then, and two controllers must never drive the same
-//! runs. The holder's name is stable per data directory, so a restart takes its own lease
-//! back at once.
+//! [`RENEW_EVERY`], and gives it back when it stops. If it ever cannot renew in time, another
+//! process may hold it, and two controllers must never drive the same runs: in distributed
+//! mode it stands down (its runs' actors let go, runs are forwarded) and stands by to take
+//! the lease again; without a shared bus it stops serving. The holder's name is stable per
+//! data directory, so a restart takes its own lease back at once.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -104,10 +105,24 @@ pub async fn try_take(store: &dyn Store, holder: &str) -> Result<Option<Lease>, 
     }
 }
 
+/// How [`keep`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// `stop` fired; the lease was given back.
+    Stopped,
+    /// A renewal was refused, or the lease would have expired before one succeeded.
+    Lost,
+}
+
+/// How long a process that lost the lease waits for its runs' actors to let go.
+const STAND_DOWN_WAIT: Duration = Duration::from_secs(30);
+
 /// Drives the runs while this process holds the controller lease: with `lease` at once, else
 /// once it takes the lease (standing by until then, trying every [`RENEW_EVERY`]). While
 /// driving, it also schedules CronWorkflows and, in distributed mode, carries out the
-/// controller inbox. Returns when `stop` fires or the lease is lost (`lost` is set then).
+/// controller inbox. Returns when `stop` fires. When the lease is lost, a process that can
+/// forward runs (distributed mode) stands down and stands by again, to drive the runs when
+/// it takes the lease back; any other sets `lost` and returns (the server stops).
 pub async fn lead(
     state: crate::AppState,
     lease: Option<Lease>,
@@ -117,75 +132,92 @@ pub async fn lead(
     let store = state.store().clone();
     let controller = state.controller().clone();
     let mut lease = lease;
-    let lease = loop {
-        if let Some(lease) = lease.take() {
-            if controller.is_driving() {
-                break lease;
-            }
-            match controller
-                .take_over(
-                    state
-                        .shared_store()
-                        .then(|| switchyard_store::Fence::of(&lease)),
-                )
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(
-                        token = lease.token,
-                        "controller lease taken: this process drives the runs now"
-                    );
+    loop {
+        let held = loop {
+            if let Some(lease) = lease.take() {
+                if controller.is_driving() {
                     break lease;
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot take over the runs; giving the lease back");
-                    let _ = store.release_lease(CONTROLLER_LEASE, state.holder()).await;
+                match controller
+                    .take_over(
+                        state
+                            .shared_store()
+                            .then(|| switchyard_store::Fence::of(&lease)),
+                    )
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::info!(
+                            token = lease.token,
+                            "controller lease taken: this process drives the runs now"
+                        );
+                        break lease;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot take over the runs; giving the lease back");
+                        let _ = store.release_lease(CONTROLLER_LEASE, state.holder()).await;
+                    }
                 }
             }
+            tokio::select! {
+                () = tokio::time::sleep(RENEW_EVERY) => {}
+                _ = stop.changed() => return,
+            }
+            match store
+                .acquire_lease(CONTROLLER_LEASE, state.holder(), LEASE_TTL)
+                .await
+            {
+                Ok(Ok(taken)) => lease = Some(taken),
+                Ok(Err(_)) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot ask for the controller lease; trying again")
+                }
+            }
+        };
+        let scheduler = tokio::spawn(switchyard_controller::scheduler::run_scheduler(
+            controller.clone(),
+            state.zones().clone(),
+        ));
+        let (stop_inbox, stop_inbox_rx) = watch::channel(false);
+        let inbox = state.distributed().then(|| {
+            tokio::spawn(crate::inbox::serve(
+                controller.clone(),
+                state.bus().clone(),
+                store.clone(),
+                stop_inbox_rx,
+            ))
+        });
+        let kept = keep(store.clone(), held, stop.clone(), state.shared_store()).await;
+        scheduler.abort();
+        let _ = stop_inbox.send(true);
+        if let Some(inbox) = inbox {
+            inbox.abort();
         }
-        tokio::select! {
-            () = tokio::time::sleep(RENEW_EVERY) => {}
-            _ = stop.changed() => return,
-        }
-        match store
-            .acquire_lease(CONTROLLER_LEASE, state.holder(), LEASE_TTL)
-            .await
-        {
-            Ok(Ok(taken)) => lease = Some(taken),
-            Ok(Err(_)) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot ask for the controller lease; trying again")
+        match (kept, state.run_inbox()) {
+            (Kept::Stopped, _) => return,
+            (Kept::Lost, Some(inbox)) => {
+                tracing::warn!(
+                    "the controller lease was lost: this process stops driving the runs and \
+                     stands by, forwarding runs to the process that takes the lease"
+                );
+                controller.stand_down(inbox.clone(), STAND_DOWN_WAIT).await;
+            }
+            (Kept::Lost, None) => {
+                let _ = lost.send(true);
+                return;
             }
         }
-    };
-    let scheduler = tokio::spawn(switchyard_controller::scheduler::run_scheduler(
-        controller.clone(),
-        state.zones().clone(),
-    ));
-    let inbox = state.distributed().then(|| {
-        tokio::spawn(crate::inbox::serve(
-            controller.clone(),
-            state.bus().clone(),
-            store.clone(),
-            stop.clone(),
-        ))
-    });
-    keep(store, lease, lost, stop, state.shared_store()).await;
-    scheduler.abort();
-    if let Some(inbox) = inbox {
-        inbox.abort();
     }
 }
 
-/// Renews `lease` until `stop` fires (then gives it back). If a renewal is refused, or
-/// the lease would expire before one succeeds, `lost` is set: the server must stop.
+/// Renews `lease` until `stop` fires (then gives it back) or the lease is lost: a renewal
+/// is refused, or the lease would expire before one succeeds.
 pub async fn keep(
     store: Arc<dyn Store>,
     mut lease: Lease,
-    lost: watch::Sender<bool>,
     mut stop: watch::Receiver<bool>,
     shared: bool,
-) {
+) -> Kept {
     let mut pause = RENEW_EVERY;
     loop {
         tokio::select! {
@@ -194,7 +226,7 @@ pub async fn keep(
                 if let Err(e) = store.release_lease(CONTROLLER_LEASE, &lease.holder).await {
                     tracing::warn!(error = %e, "the controller lease was not given back; it expires by itself");
                 }
-                return;
+                return Kept::Stopped;
             }
         }
         match store
@@ -208,10 +240,9 @@ pub async fn keep(
             Ok(Err(other)) => {
                 tracing::error!(
                     holder = %other.holder, token = other.token,
-                    "the controller lease went to another process; stopping"
+                    "the controller lease went to another process"
                 );
-                let _ = lost.send(true);
-                return;
+                return Kept::Lost;
             }
             Err(e) if !shared => {
                 // A store no other process can open (SQLite in this data directory): nobody
@@ -224,9 +255,8 @@ pub async fn keep(
                 // process's run writes are fenced off by then).
                 let left = lease.expires_at - chrono::Utc::now();
                 if left < chrono::Duration::from_std(RETRY_EVERY).unwrap_or_default() {
-                    tracing::error!(error = %e, "the controller lease cannot be renewed before it expires; stopping");
-                    let _ = lost.send(true);
-                    return;
+                    tracing::error!(error = %e, "the controller lease cannot be renewed before it expires");
+                    return Kept::Lost;
                 }
                 tracing::warn!(error = %e, "the controller lease was not renewed; trying again");
                 pause = RETRY_EVERY;

@@ -50,6 +50,7 @@ struct Inner {
     lease: Option<switchyard_store::Lease>,
     holder: String,
     bus: Arc<dyn switchyard_bus::EventBus>,
+    run_inbox: Option<Arc<dyn switchyard_controller::RunInbox>>,
     worker: tokio::sync::Mutex<Option<WorkerHandle>>,
     roles: crate::config::Roles,
     distributed: bool,
@@ -70,6 +71,7 @@ impl AppState {
             lease,
             holder,
             bus,
+            run_inbox,
             worker,
         } = parts;
         AppState {
@@ -84,6 +86,7 @@ impl AppState {
                 lease,
                 holder,
                 bus,
+                run_inbox,
                 worker: tokio::sync::Mutex::new(worker),
                 roles: config.roles,
                 distributed: config.distributed(),
@@ -130,6 +133,12 @@ impl AppState {
     /// another process may hold it; this one then stands by).
     pub fn lease(&self) -> Option<&switchyard_store::Lease> {
         self.inner.lease.as_ref()
+    }
+
+    /// Where runs go while another process drives them (distributed mode): the controller
+    /// inbox on the bus.
+    pub fn run_inbox(&self) -> Option<&Arc<dyn switchyard_controller::RunInbox>> {
+        self.inner.run_inbox.as_ref()
     }
 
     /// This process's name as a lease holder: `<host>/<instance id>`.
@@ -201,6 +210,8 @@ pub struct Parts {
     pub lease: Option<switchyard_store::Lease>,
     pub holder: String,
     pub bus: Arc<dyn switchyard_bus::EventBus>,
+    /// The controller inbox on the bus (distributed mode).
+    pub run_inbox: Option<Arc<dyn switchyard_controller::RunInbox>>,
     /// The step worker of a process with the worker role, in distributed mode.
     pub worker: Option<WorkerHandle>,
 }
@@ -331,8 +342,25 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
     } else {
         None
     };
-    let controller = match &lease {
-        Some(lease) => {
+    // In distributed mode every process can forward runs: it does when another process holds
+    // the controller lease, at start or after losing it.
+    let run_inbox: Option<Arc<dyn switchyard_controller::RunInbox>> = if config.distributed() {
+        let inbox = crate::inbox::BusInbox::open(bus.clone(), store.clone())
+            .await
+            .map_err(|e| Error::JetStream {
+                stream: config
+                    .jetstream
+                    .as_ref()
+                    .map(|js| js.stream.clone())
+                    .unwrap_or_default(),
+                reason: format!("cannot declare the controller inbox: {e}"),
+            })?;
+        Some(Arc::new(inbox))
+    } else {
+        None
+    };
+    let controller = match (&lease, &run_inbox) {
+        (Some(lease), _) => {
             tracing::info!(holder = %lease.holder, token = lease.token, "controller lease taken");
             let mut controller_config = controller_config;
             if config.postgres.is_some() {
@@ -342,18 +370,13 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
                 .await
                 .map_err(|e| Error::Controller(e.to_string()))?
         }
-        None => {
-            let inbox = crate::inbox::BusInbox::open(bus.clone(), store.clone())
-                .await
-                .map_err(|e| Error::JetStream {
-                    stream: config
-                        .jetstream
-                        .as_ref()
-                        .map(|js| js.stream.clone())
-                        .unwrap_or_default(),
-                    reason: format!("cannot declare the controller inbox: {e}"),
-                })?;
-            Controller::forwarding(store.clone(), runner, controller_config, Arc::new(inbox))
+        (None, Some(inbox)) => {
+            Controller::forwarding(store.clone(), runner, controller_config, inbox.clone())
+        }
+        (None, None) => {
+            return Err(Error::Lease(
+                "no controller lease and no bus to forward runs on".to_owned(),
+            ));
         }
     };
 
@@ -376,6 +399,7 @@ pub async fn open(config: &ServerConfig) -> Result<Opened, Error> {
             lease,
             holder,
             bus,
+            run_inbox,
             worker,
         },
         config,

@@ -1168,6 +1168,7 @@ async fn an_unavailable_store_answers_503_with_retry_after() {
             lease: Some(lease),
             holder: "test".into(),
             bus,
+            run_inbox: None,
             worker: None,
         },
         &config,
