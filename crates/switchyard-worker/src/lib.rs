@@ -37,6 +37,9 @@
 //!   local runner started it, the local handle (so the same worker re-attaches after a
 //!   restart).
 //! - `step/<key>/stop`: `{reason, graceMs, requestedBy}`: the controller asked for a stop.
+//! - `step/<key>/live`: `{lines}`: the first lines of a running step's log, rewritten by its
+//!   worker every second while they change (up to 256 KiB of text), removed once the result
+//!   is recorded.
 //!
 //! **Lease.** A worker handles a step only while it holds the store lease `step/<key>`
 //! (holder = its instance, time to live `lease_ttl`, renewed every third of it while the step
@@ -55,9 +58,9 @@
 //! - `stop`: writes the stop marker, then publishes on `steps.stop`. `StopReason::Shutdown`
 //!   does nothing (the controller shutting down does not stop the workers' steps).
 //! - `reattach`: a result is `Finished` (`Lost` for a lost result); no result is `Running`.
-//! - `logs`: the recorded log from `from`; nothing before the result is recorded (workers do
-//!   not flush logs while a step runs).
-//! - `cleanup`: tombstone on the result, claim and stop marker removed.
+//! - `logs`: the recorded log from `from`; while the step runs, what its worker shared so far
+//!   (the live log: the same line numbers, so a follower goes on with the result's log).
+//! - `cleanup`: tombstone on the result, claim, stop marker and live log removed.
 //!
 //! **Worker ([`Worker`]),** for each request pulled (at most `parallel` at once):
 //! 1. Unseal and decode it. A request it cannot read (another key, a newer format) is offered

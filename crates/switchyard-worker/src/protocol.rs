@@ -70,6 +70,11 @@ impl StepKeys {
         format!("step/{}/stop", self.key)
     }
 
+    /// The store's meta key of the step's log so far, while it runs ([`LiveLog`]).
+    pub fn live(&self) -> String {
+        format!("step/{}/live", self.key)
+    }
+
     /// The store lease a worker holds while it runs the step.
     pub fn lease(&self) -> String {
         format!("step/{}", self.key)
@@ -339,6 +344,22 @@ impl StopRecord {
 }
 
 /// Reads and decodes one record; a record that does not decode is [`StoreError::Corrupt`].
+/// `step/<key>/live`: the first lines of a running step's log, shared by its worker every
+/// [`LIVE_LOG_EVERY`] while they change, up to [`LIVE_LOG_MAX_BYTES`] of text (the rest
+/// appears with the result). Line `i` here is line `i` of the whole log, so a reader that
+/// follows the live log goes on with the result's log where it left off. Removed once the
+/// result is recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveLog {
+    pub lines: Vec<LogLine>,
+}
+
+/// How often a worker shares a running step's new log lines.
+pub const LIVE_LOG_EVERY: Duration = Duration::from_secs(1);
+/// Text of a running step's log shared while it runs (each share rewrites the record, so
+/// the cost stays bounded for a step that writes a lot).
+pub const LIVE_LOG_MAX_BYTES: usize = 256 * 1024;
+
 pub(crate) async fn read_record<T: serde::de::DeserializeOwned>(
     store: &dyn Store,
     key: &str,

@@ -19,8 +19,8 @@ use tracing::{debug, error, info, warn};
 
 use crate::WorkerError;
 use crate::protocol::{
-    DONE_SUBJECT, DoneNotice, Outcome, ResultRecord, StepKeys, StopRecord, consumer_name, filter,
-    millis, read_record, run_message, stop_message, synthetic_result, validate_instance,
+    DONE_SUBJECT, DoneNotice, LiveLog, Outcome, ResultRecord, StepKeys, StopRecord, consumer_name,
+    filter, millis, read_record, run_message, stop_message, synthetic_result, validate_instance,
     write_record,
 };
 use crate::retry::{Backoff, GaveUp, Stopping, Until, retry};
@@ -442,7 +442,16 @@ impl StepRunner for QueueRunner {
         let keys = StepKeys::new(&handle.id);
         match self.inner.read_result(&keys).await {
             Ok(Some(record)) => Ok(record.logs.into_iter().skip(from).collect()),
-            Ok(None) => Ok(Vec::new()),
+            // Still running: what its worker shared so far (lines numbered as in the whole log).
+            Ok(None) => match read_record::<LiveLog>(&*self.inner.store, &keys.live()).await {
+                Ok(live) => Ok(live
+                    .map(|l| l.lines.into_iter().skip(from).collect())
+                    .unwrap_or_default()),
+                Err(e) => Err(RunnerError::Internal(format!(
+                    "cannot read the log of running step `{}`: {e}",
+                    keys.id
+                ))),
+            },
             Err(e) => Err(RunnerError::Internal(format!(
                 "cannot read the log of step `{}`: {e}",
                 keys.id
@@ -470,7 +479,7 @@ impl StepRunner for QueueRunner {
         if let Err(e) = written {
             error!(step = %keys.id, "cannot clean up the step's result record: {}", e.describe());
         }
-        for key in [keys.claim(), keys.stop()] {
+        for key in [keys.claim(), keys.stop(), keys.live()] {
             let removed: Result<(), GaveUp<StoreError>> = retry(
                 &format!("cleaning up step `{}`", keys.id),
                 inner.until(),

@@ -20,9 +20,10 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::WorkerError;
 use crate::protocol::{
-    ClaimRecord, Outcome, RUN_SUBJECT, ResultRecord, STOP_SUBJECT, StepKeys, StopNotice,
-    StopRecord, WORKERS_CONSUMER, consumer_name, done_message, filter, open_request, read_record,
-    reason_name, synthetic_result, validate_instance, write_record,
+    ClaimRecord, LIVE_LOG_EVERY, LIVE_LOG_MAX_BYTES, LiveLog, Outcome, RUN_SUBJECT, ResultRecord,
+    STOP_SUBJECT, StepKeys, StopNotice, StopRecord, WORKERS_CONSUMER, consumer_name, done_message,
+    filter, open_request, read_record, reason_name, synthetic_result, validate_instance,
+    write_record,
 };
 use crate::retry::{Backoff, GaveUp, Stopping, Until, retry};
 
@@ -863,6 +864,7 @@ impl Job<'_> {
         }
         let ended = tokio::select! {
             ended = local.wait(&handle) => ended,
+            never = self.share_live_log(&handle) => match never {},
             () = self.shared.stopping.wait() => {
                 self.hand_over().await;
                 return Err(GaveUp::Stopped);
@@ -874,6 +876,42 @@ impl Job<'_> {
             Err(e) => Outcome::Failed { error: e.into() },
         };
         self.settle(outcome, logs, Some(&handle), token).await
+    }
+
+    /// While the step runs: every [`LIVE_LOG_EVERY`], its new log lines go to the store (the
+    /// [`LiveLog`] record), up to [`LIVE_LOG_MAX_BYTES`] of text, so `logs -f` elsewhere
+    /// shows them before the step ends. Best effort: a failed write is tried at the next
+    /// tick. Never returns (the caller stops it when the step ends).
+    async fn share_live_log(&self, handle: &StepHandle) -> std::convert::Infallible {
+        let key = self.keys.live();
+        let mut live = LiveLog::default();
+        let mut bytes = 0usize;
+        let mut full = false;
+        let mut shared = 0usize;
+        loop {
+            tokio::time::sleep(LIVE_LOG_EVERY).await;
+            if !full {
+                match self.shared.local.logs(handle, live.lines.len()).await {
+                    Ok(new) => {
+                        for line in new {
+                            if bytes + line.text.len() > LIVE_LOG_MAX_BYTES {
+                                full = true;
+                                break;
+                            }
+                            bytes += line.text.len();
+                            live.lines.push(line);
+                        }
+                    }
+                    Err(e) => debug!(error = %e, "cannot read the running step's log"),
+                }
+            }
+            if live.lines.len() > shared {
+                match write_record(&*self.shared.store, &key, &live).await {
+                    Ok(()) => shared = live.lines.len(),
+                    Err(e) => debug!(error = %e, "cannot share the running step's log"),
+                }
+            }
+        }
     }
 
     async fn local_logs(&self, handle: &StepHandle) -> Vec<LogLine> {
@@ -935,6 +973,11 @@ impl Job<'_> {
             self.write(self.keys.result(), &record, self.shared.to_the_end())
                 .await?;
             debug!("result recorded");
+        }
+        // The result holds the whole log now. Best effort: the controller's clean-up removes
+        // the live log too.
+        if let Err(e) = self.shared.store.delete_meta(&self.keys.live()).await {
+            debug!(error = %e, "cannot remove the step's live log");
         }
         self.notify_done().await;
         if let Some(handle) = handle {

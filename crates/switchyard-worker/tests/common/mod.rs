@@ -184,6 +184,52 @@ pub async fn a_step_goes_through_the_queue(platform: &dyn Platform) {
     w.shutdown().await;
 }
 
+/// The log of a step that is still running reaches the controller's runner (what `logs -f`
+/// reads); once the step ends, its whole log comes from the result, numbered the same, and
+/// the live log is gone.
+pub async fn a_running_steps_log_is_shared_before_it_ends(platform: &dyn Platform) {
+    let runner = controller(platform, None).await;
+    let fake = Arc::new(FakeRunner::new("w1"));
+    let w = worker(platform, worker_config("w1"), fake.clone()).await;
+    let s = spec(
+        "talkative-1",
+        &[("FAKE_BLOCK", "1"), ("FAKE_LOG", "planning: 3 to add")],
+    );
+    let handle = within("start", runner.start(&s)).await.unwrap();
+    let live = within("the live log", async {
+        loop {
+            let lines = runner.logs(&handle, 0).await.unwrap();
+            if lines.len() == 2 {
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let texts: Vec<&str> = live.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["hello from talkative-1 on w1", "planning: 3 to add"]
+    );
+    assert_eq!(runner.logs(&handle, 1).await.unwrap(), live[1..].to_vec());
+    assert_eq!(runner.reattach(&handle).await, Reattach::Running);
+    fake.release("talkative-1");
+    let result = wait(&runner, &handle).await;
+    assert_eq!(result.exit_code, Some(0));
+    let whole = runner.logs(&handle, 0).await.unwrap();
+    assert_eq!(whole[..2], live[..], "the same first lines");
+    assert_eq!(whole.len(), 3, "{whole:?}");
+    let store = platform.store().await;
+    let live_key = "step/talkative-1/live";
+    within("the live log removed", async {
+        while store.get_meta(live_key).await.unwrap().is_some() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    w.shutdown().await;
+}
+
 /// Two workers, a hundred steps: each ran exactly once, and both workers ran some.
 pub async fn two_workers_share_a_hundred_steps(platform: &dyn Platform) {
     let runner = controller(platform, None).await;
@@ -415,6 +461,7 @@ macro_rules! scenarios {
             a_restarted_worker_reattaches,
             start_with_a_recorded_result_does_not_enqueue,
             secrets_are_sealed_on_the_bus,
+            a_running_steps_log_is_shared_before_it_ends,
         );
     };
     (@each $platform:expr; $($name:ident),* $(,)?) => {
