@@ -112,19 +112,57 @@ async fn run_example(api: &Api, row: &Row, content: &str) -> Result<(), String> 
         .submit(&row.file, content)
         .await
         .map_err(|body| format!("submit refused: {body}"))?;
+    // A run with a `ttlStrategy` is deleted some seconds after it ends.
+    let ttl = content.contains("ttlStrategy:");
     for name in names {
-        drive(api, &name, &row.expected)
+        drive(api, &name, &row.expected, ttl)
             .await
             .map_err(|e| format!("{name}: {e}"))?;
     }
     Ok(())
 }
 
-async fn drive(api: &Api, name: &str, expected: &str) -> Result<(), String> {
+/// The run, or `None` once it is deleted.
+async fn read_run(api: &Api, name: &str) -> Result<Option<Value>, String> {
+    let (status, body) = api
+        .call(
+            "GET",
+            &format!("/api/v1/namespaces/default/workflows/{name}"),
+            None,
+        )
+        .await;
+    match status {
+        200 => Ok(Some(body)),
+        404 => Ok(None),
+        other => Err(format!("reading the run answered {other}: {body}")),
+    }
+}
+
+/// Waits for a run that reached its end to be deleted by its `ttlStrategy`.
+async fn deleted_by_ttl(api: &Api, name: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while read_run(api, name).await?.is_some() {
+        if Instant::now() > deadline {
+            return Err("ended, but its ttlStrategy never deleted it".to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+async fn drive(api: &Api, name: &str, expected: &str, ttl: bool) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut resumed = false;
     loop {
-        let run = api.run(name).await;
+        let Some(run) = read_run(api, name).await? else {
+            // Deleted: only a ttlStrategy does that, and only to a run that ended (this one
+            // ended, and went, between two looks).
+            return if ttl {
+                Ok(())
+            } else {
+                Err("the run was deleted".to_owned())
+            };
+        };
         let p = phase(&run).to_string();
         if expected == "Suspended" && !resumed {
             let waiting = waiting_suspends(&run);
@@ -162,7 +200,11 @@ async fn drive(api: &Api, name: &str, expected: &str) -> Result<(), String> {
                 expected
             };
             if p == want {
-                return Ok(());
+                return if ttl {
+                    deleted_by_ttl(api, name).await
+                } else {
+                    Ok(())
+                };
             }
             let problems: Vec<String> = nodes(&run)
                 .into_iter()

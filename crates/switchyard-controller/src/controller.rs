@@ -277,7 +277,8 @@ impl Controller {
         });
     }
 
-    /// Takes over every unfinished run in the store (see [`Controller::start`]).
+    /// Takes over every unfinished run in the store (see [`Controller::start`]), and sets
+    /// the deletion of the finished ones that have a `ttlStrategy`.
     pub async fn recover(&self) -> Result<(), ControllerError> {
         let controller = self;
         let mut resumed = 0usize;
@@ -288,6 +289,12 @@ impl Controller {
             };
             metrics::run_loaded(phase);
             if phase.is_finished() {
+                if record::has_ttl(&object)
+                    && let Ok(state) = record::from_object(&object)
+                    && let Some(at) = switchyard_engine::ttl::expires_at(&state.spec, &state.status)
+                {
+                    self.expire_at(object.key(), at);
+                }
                 continue;
             }
             match record::from_object(&object) {
@@ -307,6 +314,79 @@ impl Controller {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.shared.store
+    }
+
+    pub(crate) fn of(shared: Arc<Shared>) -> Controller {
+        Controller { shared }
+    }
+
+    /// Deletes the finished run `key` at `at` (its `ttlStrategy`), unless this process
+    /// stands down first (the next driver sets it again). At that time the stored run is
+    /// read again: one that runs again (retried) is left alone, one that finished later is
+    /// deleted later.
+    pub(crate) fn expire_at(&self, key: ObjectKey, at: chrono::DateTime<Utc>) {
+        let controller = self.clone();
+        let generation = *self.shared.generation.borrow();
+        let mut generations = self.shared.generation.subscribe();
+        tokio::spawn(async move {
+            let mut at = at;
+            let mut pause = Duration::from_millis(200);
+            loop {
+                let wait = (at - Utc::now()).to_std().unwrap_or_default();
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = generations.wait_for(|g| *g != generation) => return,
+                }
+                match controller.delete_if_expired(&key).await {
+                    Ok(None) => return,
+                    Ok(Some(later)) => at = later,
+                    Err(e) => {
+                        warn!(workflow = %key, error = %e, "cannot delete the expired run yet; trying again");
+                        at = Utc::now() + chrono::Duration::from_std(pause).unwrap_or_default();
+                        pause = (pause * 2).min(Duration::from_secs(30));
+                    }
+                }
+            }
+        });
+    }
+
+    /// Deletes the run if its `ttlStrategy` says it is due now. `Some(t)`: not yet, due at `t`.
+    async fn delete_if_expired(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<chrono::DateTime<Utc>>, ControllerError> {
+        for _ in 0..8 {
+            let Some(object) = self.shared.store.get(key).await? else {
+                return Ok(None);
+            };
+            let state = record::from_object(&object)?;
+            let Some(at) = switchyard_engine::ttl::expires_at(&state.spec, &state.status) else {
+                return Ok(None);
+            };
+            if at > Utc::now() {
+                return Ok(Some(at));
+            }
+            match self
+                .shared
+                .store
+                .delete(key, Precondition::ResourceVersion(object.resource_version))
+                .await
+            {
+                Ok(Some(deleted)) => {
+                    if let Some(phase) = record::stored_phase(&deleted) {
+                        metrics::run_removed(phase);
+                    }
+                    info!(workflow = %key, phase = state.status.phase.as_str(), "run deleted: its ttlStrategy expired");
+                    self.forget_deleted(key).await;
+                    return Ok(None);
+                }
+                Ok(None) => return Ok(None),
+                // Written meanwhile: look again.
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Some(Utc::now() + chrono::Duration::seconds(1)))
     }
 
     pub fn runner(&self) -> &Arc<dyn StepRunner> {

@@ -70,6 +70,15 @@ struct StatusIn {
     switchyard: EngineRecord,
 }
 
+/// Whether the stored run's spec (as it runs) has a `ttlStrategy`: read without decoding
+/// the whole run.
+pub fn has_ttl(object: &StoredObject) -> bool {
+    object
+        .body
+        .pointer("/status/storedWorkflowTemplateSpec/ttlStrategy")
+        .is_some_and(|v| !v.is_null())
+}
+
 /// The `status` value of a run.
 pub fn status_of(state: &RunState) -> Result<Value, serde_json::Error> {
     serde_json::to_value(StatusOut {

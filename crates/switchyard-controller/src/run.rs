@@ -428,6 +428,12 @@ impl RunActor {
                     message = self.state.status.message.as_deref().unwrap_or(""),
                     "run finished"
                 );
+                if let Some(at) =
+                    switchyard_engine::ttl::expires_at(&self.state.spec, &self.state.status)
+                {
+                    crate::controller::Controller::of(self.shared.clone())
+                        .expire_at(self.key.clone(), at);
+                }
             }
             self.phase = phase;
         }

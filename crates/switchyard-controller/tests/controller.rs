@@ -437,7 +437,12 @@ where
     .unwrap();
 }
 
-async fn crash_while_slow_runs(env: &Env) -> String {
+/// Submits `wf` on a controller that crashes once the stored run satisfies `ready`; the run's name.
+async fn crash_when(
+    env: &Env,
+    wf: Workflow,
+    ready: impl Fn(&RunState) -> bool + Send + 'static,
+) -> String {
     let store = env.store.clone();
     let runner = env.runner.clone();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -445,17 +450,21 @@ async fn crash_while_slow_runs(env: &Env) -> String {
         let c = Controller::start(store.clone(), runner, ControllerConfig::default())
             .await
             .unwrap();
-        let name = submit(&c, hold_then_ok()).await;
-        wait_until(&store, &name, |s| {
-            s.status
-                .nodes
-                .values()
-                .any(|n| n.display_name == "slow" && n.handle().is_some())
-        })
-        .await;
+        let name = submit(&c, wf).await;
+        wait_until(&store, &name, ready).await;
         tx.send(name).unwrap();
     });
     rx.recv().unwrap()
+}
+
+async fn crash_while_slow_runs(env: &Env) -> String {
+    crash_when(env, hold_then_ok(), |s| {
+        s.status
+            .nodes
+            .values()
+            .any(|n| n.display_name == "slow" && n.handle().is_some())
+    })
+    .await
 }
 
 #[tokio::test]
@@ -1209,4 +1218,74 @@ async fn standing_down_lets_runs_go_and_taking_over_continues_them() {
     assert_eq!(starts.len(), 6, "2 + 4 steps: {starts:?}");
     assert!(starts.values().all(|n| *n == 1), "{starts:?}");
     assert_eq!(held.status.phase, WorkflowPhase::Running);
+}
+
+fn with_ttl(mut wf: Workflow, ttl: serde_json::Value) -> Workflow {
+    wf.spec.ttl_strategy = Some(serde_json::from_value(ttl).unwrap());
+    wf
+}
+
+/// Polls until the run is gone from the store (bounded).
+async fn wait_deleted(store: &Arc<dyn Store>, name: &str) {
+    for _ in 0..1500 {
+        if store.get(&key(name)).await.unwrap().is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("run {name} was not deleted");
+}
+
+/// `ttlStrategy`: a finished run is deleted once its phase's seconds have passed (Argo's
+/// rules: `secondsAfterSuccess`/`secondsAfterFailure`, else `secondsAfterCompletion`); one
+/// whose time has not come stays. A controller started later deletes what expired while no
+/// controller ran.
+#[tokio::test]
+async fn finished_runs_are_deleted_when_their_ttl_strategy_says() {
+    let env = env();
+    let c = controller(&env).await;
+    let quick = submit(
+        &c,
+        with_ttl(
+            diamond(),
+            json!({"secondsAfterSuccess": 0, "secondsAfterFailure": 3600}),
+        ),
+    )
+    .await;
+    let failing = workflow(json!({
+        "entrypoint": "main",
+        "templates": [{"name": "main", "container": {"image": "x", "command": ["fail"]}}]
+    }));
+    let kept = submit(
+        &c,
+        with_ttl(
+            failing,
+            json!({"secondsAfterSuccess": 0, "secondsAfterFailure": 3600}),
+        ),
+    )
+    .await;
+    wait_deleted(&env.store, &quick).await;
+    assert_eq!(
+        wait_phase(&env.store, &kept).await.status.phase,
+        WorkflowPhase::Failed
+    );
+    // A run that finishes just before a crash: its timer dies with the process, and the
+    // next controller deletes the run when its time has come.
+    let later = crash_when(
+        &env,
+        with_ttl(diamond(), json!({"secondsAfterCompletion": 2})),
+        |s| s.status.phase.is_finished(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        env.store.get(&key(&later)).await.unwrap().is_some(),
+        "nobody was there to delete it"
+    );
+    let c2 = controller(&env).await;
+    wait_deleted(&env.store, &later).await;
+    // The failed run's hour has not come.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(env.store.get(&key(&kept)).await.unwrap().is_some());
+    drop((c, c2));
 }

@@ -53,6 +53,7 @@ pub mod step;
 mod steps;
 mod stepspec;
 mod submit;
+pub mod ttl;
 mod vars;
 
 pub use apply::{Action, Command, LOST_PREFIX, NodeFilter, apply, restart_actions};

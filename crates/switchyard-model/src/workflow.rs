@@ -1750,9 +1750,6 @@ pub(crate) fn policy(type_name: &str, field: &str) -> Option<FieldPolicy> {
             "has no effect: there are no pods to protect from eviction; local steps stop only \
              when their workflow is stopped or Switchyard shuts down",
         ),
-        ("WorkflowSpec", "ttlStrategy") => FieldPolicy::warning(
-            "has no effect yet: finished workflows are kept until you delete them",
-        ),
         ("WorkflowSpec", "workflowMetadata") => FieldPolicy::warning(
             "has no effect yet: its labels and annotations are not copied onto the workflow; \
              set them in the workflow's own metadata",
@@ -2844,7 +2841,6 @@ mod tests {
         ("WorkflowSpec", "hostNetwork", W),
         ("WorkflowSpec", "dnsPolicy", W),
         ("WorkflowSpec", "dnsConfig", W),
-        ("WorkflowSpec", "ttlStrategy", W),
         ("WorkflowSpec", "priority", W),
         ("WorkflowSpec", "schedulerName", W),
         ("WorkflowSpec", "podGC", W),
