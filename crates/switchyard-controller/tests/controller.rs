@@ -1077,12 +1077,8 @@ impl Store for CommitThenBreak {
     }
 }
 
-/// A submit whose write was committed although the store reported it failed: the caller
-/// hears of the failure, and the run that was stored all the same is driven to its end
-/// (not left Pending with nobody to start it).
-#[tokio::test]
-async fn a_run_stored_by_a_submit_that_seemed_to_fail_is_driven() {
-    let env = env();
+/// A controller on a [`CommitThenBreak`] store around the test's store.
+async fn breaking_controller(env: &Env) -> (Arc<CommitThenBreak>, Controller) {
     let store = CommitThenBreak::around(env.store.clone());
     let c = Controller::start(
         store.clone(),
@@ -1091,6 +1087,23 @@ async fn a_run_stored_by_a_submit_that_seemed_to_fail_is_driven() {
     )
     .await
     .unwrap();
+    (store, c)
+}
+
+/// `steps` steps started, each once.
+fn each_step_once(env: &Env, steps: usize) {
+    let starts = env.runner.total_starts();
+    assert_eq!(starts.len(), steps, "each step once: {starts:?}");
+    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+}
+
+/// A submit whose write was committed although the store reported it failed: the caller
+/// hears of the failure, and the run that was stored all the same is driven to its end
+/// (not left Pending with nobody to start it).
+#[tokio::test]
+async fn a_run_stored_by_a_submit_that_seemed_to_fail_is_driven() {
+    let env = env();
+    let (store, c) = breaking_controller(&env).await;
     store.put.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut wf = diamond();
     wf.metadata.generate_name = None;
@@ -1102,9 +1115,7 @@ async fn a_run_stored_by_a_submit_that_seemed_to_fail_is_driven() {
     assert!(err.to_string().contains("broke while committing"), "{err}");
     let state = wait_phase(&env.store, "seemed-to-fail").await;
     assert_eq!(state.status.phase, WorkflowPhase::Succeeded);
-    let starts = env.runner.total_starts();
-    assert_eq!(starts.len(), 4, "each step once: {starts:?}");
-    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+    each_step_once(&env, 4);
 }
 
 /// A status write committed although the store reported it failed: the retry finds the
@@ -1112,14 +1123,7 @@ async fn a_run_stored_by_a_submit_that_seemed_to_fail_is_driven() {
 #[tokio::test]
 async fn a_status_write_that_seemed_to_fail_but_was_committed_is_not_a_conflict() {
     let env = env();
-    let store = CommitThenBreak::around(env.store.clone());
-    let c = Controller::start(
-        store.clone(),
-        env.runner.clone(),
-        ControllerConfig::default(),
-    )
-    .await
-    .unwrap();
+    let (store, c) = breaking_controller(&env).await;
     store
         .running_status
         .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -1132,9 +1136,7 @@ async fn a_status_write_that_seemed_to_fail_but_was_committed_is_not_a_conflict(
             .load(std::sync::atomic::Ordering::SeqCst),
         "the armed write happened"
     );
-    let starts = env.runner.total_starts();
-    assert_eq!(starts.len(), 4, "each step once: {starts:?}");
-    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+    each_step_once(&env, 4);
 }
 
 /// Where a controller that stood down sends runs: it records them.

@@ -570,20 +570,7 @@ async fn get_list_delete() {
     let r = s.apply(&files, None, false).await;
     assert_eq!(r.status, StatusCode::OK);
 
-    let names = |body: &Value| -> Vec<String> {
-        body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| {
-                format!(
-                    "{}/{}",
-                    o["metadata"]["namespace"].as_str().unwrap(),
-                    o["metadata"]["name"].as_str().unwrap()
-                )
-            })
-            .collect()
-    };
+    let names = item_names;
     let lists = [
         (
             "/api/v1/configmaps",
@@ -646,6 +633,22 @@ async fn get_list_delete() {
     assert_eq!(names(&r.body), vec!["default/a", "default/c"]);
 }
 
+/// `namespace/name` of each item of a list answer.
+fn item_names(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["metadata"]["namespace"].as_str().unwrap_or(""),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 /// Every name of a list read page by page with `limit`, following `metadata.continue`.
 async fn read_pages(s: &Server, base: &str, limit_param: &str, limit: usize) -> Vec<String> {
     let mut names = Vec::new();
@@ -660,13 +663,7 @@ async fn read_pages(s: &Server, base: &str, limit_param: &str, limit: usize) -> 
         assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.body);
         let items = r.body["items"].as_array().unwrap();
         assert!(items.len() <= limit, "{uri}");
-        names.extend(items.iter().map(|o| {
-            format!(
-                "{}/{}",
-                o["metadata"]["namespace"].as_str().unwrap_or(""),
-                o["metadata"]["name"].as_str().unwrap()
-            )
-        }));
+        names.extend(item_names(&r.body));
         match r.body["metadata"]["continue"].as_str() {
             Some(t) => {
                 assert_eq!(items.len(), limit, "a page before the last is full");
@@ -703,18 +700,7 @@ async fn lists_come_in_pages_with_limit_and_continue() {
         r.body.get("metadata").is_none(),
         "a whole list has no continue"
     );
-    let whole: Vec<String> = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            format!(
-                "{}/{}",
-                o["metadata"]["namespace"].as_str().unwrap(),
-                o["metadata"]["name"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let whole = item_names(&r.body);
     assert_eq!(whole.len(), 7);
     for limit in [1, 2, 3, 7, 50] {
         assert_eq!(
