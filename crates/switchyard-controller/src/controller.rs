@@ -340,6 +340,10 @@ impl Controller {
                 match controller.delete_if_expired(&key).await {
                     Ok(None) => return,
                     Ok(Some(later)) => at = later,
+                    Err(ControllerError::Store(e)) if !e.is_retryable() => {
+                        warn!(workflow = %key, error = %e, "the expired run cannot be deleted; it stays");
+                        return;
+                    }
                     Err(e) => {
                         warn!(workflow = %key, error = %e, "cannot delete the expired run yet; trying again");
                         at = Utc::now() + chrono::Duration::from_std(pause).unwrap_or_default();
@@ -359,7 +363,13 @@ impl Controller {
             let Some(object) = self.shared.store.get(key).await? else {
                 return Ok(None);
             };
-            let state = record::from_object(&object)?;
+            let state = match record::from_object(&object) {
+                Ok(state) => state,
+                Err(e) => {
+                    warn!(workflow = %key, error = %e, "the run cannot be read; its ttlStrategy is not applied");
+                    return Ok(None);
+                }
+            };
             let Some(at) = switchyard_engine::ttl::expires_at(&state.spec, &state.status) else {
                 return Ok(None);
             };
