@@ -867,6 +867,14 @@ spec:
     );
 }
 
+/// The webhook EventSource `intake` (`POST /items` on `port`) the backpressure tests post to.
+fn intake(port: u16) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: EventSource\nmetadata:\n  name: intake\nspec:\n  \
+         webhook:\n    items:\n      port: \"{port}\"\n      endpoint: /items\n      method: POST\n"
+    )
+}
+
 /// Sensors far slower than senders: once the events waiting for the slowest sensor reach
 /// `--max-event-backlog`, the webhook answers 429 with `Retry-After` instead of taking more,
 /// and takes events again once the sensor caught up; every accepted event is consumed.
@@ -878,18 +886,7 @@ async fn a_webhook_refuses_events_while_sensors_are_behind_and_takes_them_again_
     let port = free_port();
     // The transform is deliberately slow: a jq loop of a million steps per event.
     let manifests = format!(
-        r#"
-apiVersion: argoproj.io/v1alpha1
-kind: EventSource
-metadata:
-  name: intake
-spec:
-  webhook:
-    items:
-      port: "{port}"
-      endpoint: /items
-      method: POST
----
+        r#"{intake}---
 apiVersion: argoproj.io/v1alpha1
 kind: Sensor
 metadata:
@@ -905,7 +902,8 @@ spec:
     - template:
         name: note
         log: {{}}
-"#
+"#,
+        intake = intake(port)
     );
     apply(&api, "slow.yaml", &manifests).await;
     let http = reqwest::Client::new();
@@ -946,18 +944,7 @@ async fn runs_in_progress_hold_the_sensor_back_until_they_finish() {
     // Each run's one step waits until the test creates the `release` file (two minutes at most,
     // so a failed test leaves no step behind for long).
     let manifests = format!(
-        r#"
-apiVersion: argoproj.io/v1alpha1
-kind: EventSource
-metadata:
-  name: intake
-spec:
-  webhook:
-    items:
-      port: "{port}"
-      endpoint: /items
-      method: POST
----
+        r#"{intake}---
 apiVersion: argoproj.io/v1alpha1
 kind: Sensor
 metadata:
@@ -986,6 +973,7 @@ spec:
                       image: alpine
                       command: [sh, -c, 'i=0; while [ ! -e "{release}" ] && [ $i -lt 2400 ]; do i=$((i+1)); sleep 0.05; done']
 "#,
+        intake = intake(port),
         release = release.display()
     );
     apply(&api, "held.yaml", &manifests).await;

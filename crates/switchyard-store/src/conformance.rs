@@ -785,6 +785,19 @@ pub async fn list_across_namespaces_is_sorted_by_namespace_then_name(store: Arc<
     );
 }
 
+/// One page of `kind` in `namespace` after `after`.
+async fn page_of(
+    store: &dyn Store,
+    kind: Kind,
+    namespace: Option<&str>,
+    after: Option<ListCursor>,
+    limit: usize,
+) -> Result<Page, StoreError> {
+    store
+        .list_page(kind, namespace, &PageRequest { after, limit })
+        .await
+}
+
 /// Reads every page of a list of `limit` objects each; the names in order, and how many
 /// pages it took.
 async fn paged(
@@ -797,9 +810,7 @@ async fn paged(
     let mut after = None;
     for pages in 1..=1000 {
         let page: Page = ok(
-            store
-                .list_page(kind, namespace, &PageRequest { after, limit })
-                .await,
+            page_of(store, kind, namespace, after, limit).await,
             &format!("page {pages} of {kind} in {namespace:?}"),
         );
         assert!(page.items.len() <= limit, "{} > {limit}", page.items.len());
@@ -847,34 +858,23 @@ pub async fn pages_cover_the_list_in_order_each_object_once(store: Arc<dyn Store
     }
     // A kind with nothing stored: one empty page.
     let empty = ok(
-        store
-            .list_page(
-                Kind::WorkflowTemplate,
-                None,
-                &PageRequest {
-                    after: None,
-                    limit: 5,
-                },
-            )
-            .await,
+        page_of(&*store, Kind::WorkflowTemplate, None, None, 5).await,
         "empty kind",
     );
     assert!(empty.items.is_empty() && !empty.more);
     // Past the end: empty.
     let past = ok(
-        store
-            .list_page(
-                Kind::ConfigMap,
-                None,
-                &PageRequest {
-                    after: Some(ListCursor {
-                        namespace: "c".into(),
-                        name: "a".into(),
-                    }),
-                    limit: 5,
-                },
-            )
-            .await,
+        page_of(
+            &*store,
+            Kind::ConfigMap,
+            None,
+            Some(ListCursor {
+                namespace: "c".into(),
+                name: "a".into(),
+            }),
+            5,
+        )
+        .await,
         "past the end",
     );
     assert!(past.items.is_empty() && !past.more);
@@ -936,16 +936,7 @@ pub async fn objects_written_between_pages_do_not_repeat_or_hide_others(store: A
         put(&*store, cm_put("default", name, json!({}))).await;
     }
     let first = ok(
-        store
-            .list_page(
-                Kind::ConfigMap,
-                Some("default"),
-                &PageRequest {
-                    after: None,
-                    limit: 2,
-                },
-            )
-            .await,
+        page_of(&*store, Kind::ConfigMap, Some("default"), None, 2).await,
         "first page",
     );
     let seen: Vec<String> = first.items.iter().map(|o| o.name.clone()).collect();
@@ -962,16 +953,7 @@ pub async fn objects_written_between_pages_do_not_repeat_or_hide_others(store: A
     // An object already listed changes: it is not listed again.
     put(&*store, cm_put("default", "b", json!({"k": "changed"}))).await;
     let second = ok(
-        store
-            .list_page(
-                Kind::ConfigMap,
-                Some("default"),
-                &PageRequest {
-                    after: first.next(),
-                    limit: 2,
-                },
-            )
-            .await,
+        page_of(&*store, Kind::ConfigMap, Some("default"), first.next(), 2).await,
         "second page",
     );
     let rest: Vec<String> = second.items.iter().map(|o| o.name.clone()).collect();
@@ -983,16 +965,7 @@ pub async fn objects_written_between_pages_do_not_repeat_or_hide_others(store: A
 pub async fn a_page_of_no_objects_is_refused(store: Arc<dyn Store>) {
     put(&*store, cm_put("default", "a", json!({}))).await;
     let err = fails(
-        store
-            .list_page(
-                Kind::ConfigMap,
-                None,
-                &PageRequest {
-                    after: None,
-                    limit: 0,
-                },
-            )
-            .await,
+        page_of(&*store, Kind::ConfigMap, None, None, 0).await,
         "limit 0",
     );
     assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
